@@ -1,0 +1,138 @@
+"""What a Django site needs to use its buckets: storage URLs (DSNs) and a STORAGES block.
+
+DSNs follow the format django-storage-url (and aldryn-django's DEFAULT_STORAGE_DSN) reads:
+`s3://KEY:SECRET@<bucket>.<endpoint host>/?auth=s3v4&...`. That library takes bucket,
+endpoint and region apart from the host name itself, always talks https and drops any port,
+so an endpoint it would misread gets no DSN (with the reason) instead of a wrong one.
+`dsn_host_parts` mirrors its parsing; tests hold it to the real library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from components.regions import Region
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
+# easy-thumbnails < 2.10 takes a dotted path; Django's DefaultStorage is the lazy object
+# behind STORAGES["default"], so thumbnails land in the public bucket next to their sources.
+LEGACY_THUMBNAIL_STORAGE = "django.core.files.storage.DefaultStorage"
+
+# The needles django-storage-url looks for, in its order (django_storage_url/backends/s3.py).
+_AWS_STYLE_NEEDLES = (
+    ".s3-accesspoint-fips.dualstack.",
+    ".s3-fips.dualstack.",
+    ".s3-accesspoint.dualstack.",
+    ".s3.dualstack.",
+    ".s3-accesspoint.",
+    ".s3-fips.",
+    ".s3-",
+    ".s3.",
+)
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """How Django reaches one bucket."""
+
+    bucket: str
+    acl: str
+    """The canned ACL django-storages sends with every upload."""
+    signed_urls: bool
+    custom_domain: str | None = None
+
+
+def dsn_host_parts(host: str) -> tuple[str, str, str | None]:
+    """(bucket, storage host, region) as django-storage-url reads them from a DSN host."""
+    for needle in _AWS_STYLE_NEEDLES:
+        bucket, marker, rest = host.partition(needle)
+        if not marker:
+            continue
+        region: str | None = rest.split(".", 1)[0]
+        if region == "amazonaws":
+            region = None
+        elif region in ("control", "control-fips"):
+            continue
+        return bucket, marker.lstrip(".") + rest, region
+    labels = host.rsplit(".", 3)
+    return labels[0], ".".join(labels[1:]), (labels[1].partition("-")[2] if len(labels) > 1 else "") or None
+
+
+def dsn_unavailable_reason(region: Region, bucket: str) -> str | None:
+    """Why no DSN can describe `bucket` on `region` correctly, or None when one can."""
+    parts = urlsplit(region.endpoint_url)
+    if parts.scheme != "https":
+        return f"django-storage-url always uses https, but the endpoint {region.endpoint_url} is {parts.scheme}"
+    if parts.port is not None:
+        return f"django-storage-url drops ports, but the endpoint {region.endpoint_url} needs port {parts.port}"
+    host = f"{bucket}.{parts.hostname}"
+    read = dsn_host_parts(host)
+    if read != (bucket, parts.hostname, region.signing_region):
+        return (
+            f"django-storage-url would read host {host} as bucket {read[0]!r}, endpoint {read[1]!r}, "
+            f"region {read[2]!r} instead of {bucket!r}, {parts.hostname!r}, {region.signing_region!r}"
+        )
+    return None
+
+
+def storage_dsn(region: Region, access: BucketAccess, key_id: str, secret: str) -> str:
+    query: dict[str, str] = {"auth": region.signature, "acl": access.acl}
+    if access.custom_domain:
+        query["domain"] = access.custom_domain
+    if access.signed_urls:
+        query["qs_auth"] = "true"
+    if region.path_style:
+        query["addressing_style"] = "path"
+    credentials = f"{quote(key_id, safe='')}:{quote(secret, safe='')}"
+    return f"s3://{credentials}@{access.bucket}.{region.endpoint_host}/?{urlencode(query)}"
+
+
+def media_url(region: Region, bucket: str, media_domain: str | None) -> str:
+    if media_domain:
+        return f"https://{media_domain}/"
+    parts = urlsplit(region.endpoint_url)
+    if region.path_style:
+        return f"{parts.scheme}://{parts.netloc}/{bucket}/"
+    return f"{parts.scheme}://{bucket}.{parts.netloc}/"
+
+
+def storage_options(region: Region, access: BucketAccess, key_id: str, secret: str) -> dict[str, Any]:
+    """django-storages S3Storage OPTIONS for one bucket."""
+    return {
+        "bucket_name": access.bucket,
+        "access_key": key_id,
+        "secret_key": secret,
+        "endpoint_url": region.endpoint_url,
+        "region_name": region.signing_region,
+        "signature_version": region.signature,
+        "addressing_style": "path" if region.path_style else "virtual",
+        "default_acl": access.acl,
+        "querystring_auth": access.signed_urls,
+        "custom_domain": access.custom_domain,
+        "file_overwrite": False,
+    }
+
+
+def storages_block(
+    region: Region,
+    public: BucketAccess,
+    private: BucketAccess | None,
+    key_id: str,
+    secret: str,
+) -> dict[str, Any]:
+    """The Django >= 4.2 STORAGES mapping, with MEDIA_URL and the legacy thumbnail setting."""
+    default = {"BACKEND": S3_BACKEND, "OPTIONS": storage_options(region, public, key_id, secret)}
+    storages: dict[str, Any] = {
+        "default": default,
+        "easy_thumbnails": default,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    if private is not None:
+        storages["private"] = {"BACKEND": S3_BACKEND, "OPTIONS": storage_options(region, private, key_id, secret)}
+    return {
+        "STORAGES": storages,
+        "MEDIA_URL": media_url(region, public.bucket, public.custom_domain),
+        "THUMBNAIL_DEFAULT_STORAGE": LEGACY_THUMBNAIL_STORAGE,
+    }

@@ -1,0 +1,14 @@
+"""Reads the stack's `site-storage:*` config as the Pulumi engine hands it to the program."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.config import StackSettings, namespace_values, parse_settings
+
+
+def settings_from_engine() -> StackSettings:
+    stack = pulumi.get_stack()
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return parse_settings(namespace_values(values), stack=stack, source=f"stacks/Pulumi.{stack}.yaml")

@@ -1,0 +1,75 @@
+"""AWS policy documents the component attaches, as plain dicts (serialised by the caller)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# What django-storages' S3Storage calls: save (PutObject, multipart), open/exists/size
+# (GetObject/HeadObject), delete (DeleteObject), listdir (ListBucket). Every upload
+# carries the DSN's canned ACL, and AWS asks for s3:PutObjectAcl on a PutObject that
+# carries one, so it is allowed too.
+SITE_OBJECT_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:PutObjectAcl",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+SITE_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
+
+
+def bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def site_access_policy(buckets: list[str]) -> dict[str, Any]:
+    """IAM policy for one site's credential: its own buckets, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SiteBuckets",
+                "Effect": "Allow",
+                "Action": list(SITE_BUCKET_ACTIONS),
+                "Resource": [bucket_arn(bucket) for bucket in buckets],
+            },
+            {
+                "Sid": "SiteObjects",
+                "Effect": "Allow",
+                "Action": list(SITE_OBJECT_ACTIONS),
+                "Resource": [f"{bucket_arn(bucket)}/*" for bucket in buckets],
+            },
+        ],
+    }
+
+
+def deny_insecure_transport(bucket: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn(bucket), f"{bucket_arn(bucket)}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def public_read_policy(bucket: str) -> dict[str, Any]:
+    """Anyone may GET objects of the public bucket; nothing else is public."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicReadObjects",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn(bucket)}/*",
+            }
+        ],
+    }
+
+
+def private_bucket_policy(bucket: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket)]}

@@ -1,0 +1,95 @@
+"""The Pulumi program: one provider for the stack's region, one SiteStorage per site, outputs.
+
+`__main__.py` calls `run`; the offline preview and the tests run the same `__main__.py`
+under the SDK's mock runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import StackSettings
+from components.naming import iam_user_name
+from components.site_storage import SharedCredential, SiteStorage, SiteStorageArgs
+
+
+def build_provider(settings: StackSettings) -> aws.Provider:
+    """The explicit provider for the stack's region, built from the catalog entry."""
+    region = settings.region
+    if region.kind == "aws":
+        return aws.Provider(
+            region.id,
+            region=region.signing_region,
+            default_tags={"tags": {"managed-by": "site-storage", "stack": settings.stack}},
+        )
+    # Generic S3: no STS, IAM or EC2 metadata to validate against, only the S3 endpoint.
+    return aws.Provider(
+        region.id,
+        region=region.signing_region,
+        access_key=settings.access_key_id,
+        secret_key=pulumi.Output.secret(settings.secret_access_key or ""),
+        skip_credentials_validation=True,
+        skip_region_validation=True,
+        skip_requesting_account_id=True,
+        skip_metadata_api_check=True,
+        s3_use_path_style=region.path_style,
+        endpoints=[{"s3": region.endpoint_url}],
+    )
+
+
+def build_sites(settings: StackSettings, provider: aws.Provider) -> dict[str, SiteStorage]:
+    shared: SharedCredential | None = None
+    if settings.shares_one_credential:
+        shared = SharedCredential(
+            key_id=settings.access_key_id or "",
+            secret=pulumi.Output.secret(settings.secret_access_key or ""),
+        )
+        if settings.sites:
+            pulumi.log.warn(
+                f"stack {settings.stack}: the {len(settings.sites)} site(s) on {settings.region.id} share one "
+                "credential (site-storage:access_key_id); any site can read every other site's private files"
+            )
+    opts = pulumi.ResourceOptions(providers=[provider])
+    return {
+        site.slug: SiteStorage(
+            site.slug,
+            SiteStorageArgs(
+                site=site,
+                region=settings.region,
+                public_bucket=settings.public_bucket(site.slug),
+                private_bucket=settings.private_bucket(site.slug) if site.private else None,
+                iam_user_name=iam_user_name(settings.bucket_prefix, site.slug),
+                protect=settings.protect,
+                shared_credential=shared,
+            ),
+            opts=opts,
+        )
+        for site in settings.sites
+    }
+
+
+def site_facts(settings: StackSettings, site: SiteStorage) -> dict[str, Any]:
+    """What anyone may read about a site: no credential in here."""
+    return {
+        "region": settings.region.id,
+        "endpoint_url": settings.region.endpoint_url,
+        "public_bucket": site.public_bucket,
+        "private_bucket": site.private_bucket,
+        "media_url": site.media_url,
+        "cors": site.cors,
+        "dsn_unavailable_reason": site.dsn_unavailable_reason,
+    }
+
+
+def run(settings: StackSettings) -> None:
+    provider = build_provider(settings)
+    sites = build_sites(settings, provider)
+    pulumi.export("region", settings.region.id)
+    pulumi.export("endpoint_url", settings.region.endpoint_url)
+    pulumi.export("region_notes", list(settings.region.notes))
+    pulumi.export("sites", {slug: site_facts(settings, site) for slug, site in sites.items()})
+    # DSNs and STORAGES hold the site's key: one secret output, read with --show-secrets.
+    pulumi.export("site_settings", pulumi.Output.secret({slug: site.django_settings for slug, site in sites.items()}))

@@ -1,0 +1,175 @@
+"""The region catalog: where each region id points and what its S3 service can do.
+
+A region id is what operators write in `site-storage:region`. The catalog turns it into an
+endpoint and a set of capabilities; the component creates only what the region supports,
+and validation refuses a site that asks for something its region cannot do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+EXOSCALE_ZONES = ("ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1")
+EXOSCALE_FACTS_SOURCE = "https://community.exoscale.com/documentation/storage/simple-object-storage-overview/"
+S3_CONTROL_TAGS_SOURCE = "terraform-provider-aws issues #45292 and #46202 (pulumi-aws >= 7.13 bridges that provider)"
+_AWS_REGION = re.compile(
+    r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-"
+    r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a region's S3 service supports, as the component needs to know it."""
+
+    iam: bool
+    """AWS IAM users and access keys, so every site gets its own credential."""
+    bucket_policies: bool
+    """AWS JSON bucket policies (public-read policy, TLS-only deny)."""
+    public_access_block: bool
+    ownership_controls: bool
+    """BucketOwnerEnforced, i.e. ACLs can be switched off."""
+    canned_acls: bool
+    """Canned object ACLs such as public-read are honoured."""
+    lifecycle: bool
+    """Lifecycle rules (abort incomplete multipart uploads)."""
+    encryption: bool
+    """A default server-side encryption configuration per bucket."""
+    cors: bool
+    bucket_tags: bool
+    """Bucket tags can be set and read back by pulumi-aws (it reads them through S3 Control)."""
+    bucket_quota: int | None
+    """Buckets per account/organisation, when the provider has a low fixed limit."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One entry of the catalog, resolved for one stack."""
+
+    id: str
+    kind: str
+    """aws, exoscale or custom."""
+    endpoint_url: str
+    signing_region: str
+    path_style: bool
+    signature: str
+    """s3v4 or s3 (SigV2), as botocore names them."""
+    capabilities: Capabilities
+    notes: tuple[str, ...] = ()
+    """Facts about the provider that operators must know, each with its source."""
+
+    @property
+    def endpoint_host(self) -> str:
+        return urlsplit(self.endpoint_url).netloc
+
+
+AWS_CAPABILITIES = Capabilities(
+    iam=True,
+    bucket_policies=True,
+    public_access_block=True,
+    ownership_controls=True,
+    canned_acls=True,
+    lifecycle=True,
+    encryption=True,
+    cors=True,
+    bucket_tags=True,
+    bucket_quota=None,
+)
+
+# Source: EXOSCALE_FACTS_SOURCE ("S3 Unsupported Features" and "Limits").
+EXOSCALE_CAPABILITIES = Capabilities(
+    iam=False,  # Exoscale has its own IAM (roles, API keys), not AWS IAM users.
+    bucket_policies=False,  # Exoscale bucket policies are not AWS policy JSON.
+    public_access_block=False,
+    ownership_controls=False,
+    canned_acls=True,  # "ACL for buckets and objects": public read goes through public-read.
+    lifecycle=False,  # "Object Lifecycle Management" is listed as unsupported.
+    encryption=False,  # "Encryption should be performed on client side" (SSE-C only).
+    cors=True,  # "CORS for buckets".
+    bucket_tags=False,  # S3 Control ListTagsForResource is not served; see S3_CONTROL_TAGS_SOURCE.
+    bucket_quota=20,  # "Maximum number of buckets: 20 (service limit upgradeable)".
+)
+
+# A custom endpoint can be MinIO, Ceph RGW or a test server: assume only what all of
+# them serve through the plain S3 API. MinIO ignores bucket CORS calls; see README.
+CUSTOM_CAPABILITIES = Capabilities(
+    iam=False,
+    bucket_policies=False,
+    public_access_block=False,
+    ownership_controls=False,
+    canned_acls=True,
+    lifecycle=True,
+    encryption=False,
+    cors=True,
+    bucket_tags=False,
+    bucket_quota=None,
+)
+
+EXOSCALE_NOTES = (
+    f"Exoscale allows 20 buckets per organisation unless support raises it ({EXOSCALE_FACTS_SOURCE}).",
+    f"No lifecycle rules and no server-side encryption configuration ({EXOSCALE_FACTS_SOURCE}).",
+    "Exoscale bucket policies are not AWS policy JSON; public read uses canned ACLs.",
+    f"Bucket tags are not set: pulumi-aws reads them through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+)
+CUSTOM_NOTES = (
+    "Custom endpoints get buckets, canned ACLs, lifecycle and CORS only; "
+    "policies, public access blocks and ownership controls are not assumed.",
+    f"Bucket tags are not set: pulumi-aws reads them through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+)
+
+
+class UnknownRegion(ValueError):
+    """The region id is not in the catalog."""
+
+
+def allowed_region_ids() -> str:
+    zones = ", ".join(f"exoscale-{zone}" for zone in EXOSCALE_ZONES)
+    return f"aws-<aws region> (e.g. aws-eu-central-1), {zones}, or custom"
+
+
+def resolve_region(
+    region_id: str,
+    *,
+    endpoint: str | None = None,
+    signing_region: str | None = None,
+    path_style: bool | None = None,
+    signature: str | None = None,
+) -> Region:
+    """Look a region id up in the catalog; `custom` takes its endpoint from the stack."""
+    if region_id.startswith("aws-") and _AWS_REGION.match(region_id[4:]):
+        aws_region = region_id[4:]
+        return Region(
+            id=region_id,
+            kind="aws",
+            endpoint_url=f"https://s3.{aws_region}.amazonaws.com",
+            signing_region=aws_region,
+            path_style=False,
+            signature="s3v4",
+            capabilities=AWS_CAPABILITIES,
+        )
+    if region_id.startswith("exoscale-") and region_id[9:] in EXOSCALE_ZONES:
+        zone = region_id[9:]
+        return Region(
+            id=region_id,
+            kind="exoscale",
+            endpoint_url=f"https://sos-{zone}.exo.io",
+            signing_region=zone,
+            path_style=False,
+            signature="s3v4",
+            capabilities=EXOSCALE_CAPABILITIES,
+            notes=EXOSCALE_NOTES,
+        )
+    if region_id == "custom" and endpoint:
+        return Region(
+            id=region_id,
+            kind="custom",
+            endpoint_url=endpoint.rstrip("/"),
+            signing_region=signing_region or "us-east-1",
+            path_style=bool(path_style),
+            signature=signature or "s3v4",
+            capabilities=CUSTOM_CAPABILITIES,
+            notes=CUSTOM_NOTES,
+        )
+    raise UnknownRegion(region_id)

@@ -1,0 +1,229 @@
+"""SiteStorage: one Django site's media storage (buckets, CORS, credential, settings).
+
+Public bucket design on AWS: ACLs disabled (BucketOwnerEnforced) and a bucket policy that
+lets anyone GET objects. Public read then holds for every object however it was written
+(backup restores, `aws s3 sync`), no per-object ACL state can drift, and it is the only
+design AWS still recommends. django-storage-url sends an ACL with every upload, and a
+bucket with ACLs disabled accepts only `bucket-owner-full-control` (or none), so the DSNs
+carry `acl=bucket-owner-full-control`. Regions without AWS bucket policies (Exoscale,
+custom endpoints) get public read the other way: uploads carry the canned `public-read`.
+
+Child names are a contract: renaming one replaces a real bucket. Add an Alias instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import CorsRule, SiteConfig
+from components.django_settings import (
+    BucketAccess,
+    dsn_unavailable_reason,
+    media_url,
+    storage_dsn,
+    storages_block,
+)
+from components.policies import private_bucket_policy, public_read_policy, site_access_policy
+from components.regions import Region
+
+COMPONENT_TYPE = "site-storage:index:SiteStorage"
+ABORT_MULTIPART_AFTER_DAYS = 7
+OWNER_ONLY_ACL = "bucket-owner-full-control"
+
+
+@dataclass(frozen=True)
+class SharedCredential:
+    """The stack's one key, on regions without per-site credentials."""
+
+    key_id: str
+    secret: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class SiteStorageArgs:
+    site: SiteConfig
+    region: Region
+    public_bucket: str
+    """Name of the public media bucket."""
+    private_bucket: str | None
+    """Name of the private bucket; None when the site has none."""
+    iam_user_name: str
+    """IAM user created on regions with IAM; unused elsewhere."""
+    protect: bool = True
+    """Protect the buckets so no `pulumi up` can delete them; left out, protected."""
+    shared_credential: SharedCredential | None = None
+    """Required on regions without IAM: the key handed to the site."""
+
+
+class SiteStorage(pulumi.ComponentResource):
+    """Buckets, CORS, credential and Django settings for one site."""
+
+    site: str
+    public_bucket: str
+    private_bucket: str | None
+    media_url: str
+    cors: dict[str, Any] | None
+    dsn_unavailable_reason: str | None
+    django_settings: pulumi.Output[dict[str, Any]]
+    """Secret: default_storage_dsn, private_storage_dsn and the STORAGES block."""
+
+    def __init__(self, name: str, args: SiteStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Read by the offline preview's stack transformation to tell which site a child belongs to.
+        self.site = args.site.slug
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        capabilities = args.region.capabilities
+
+        public_acl = OWNER_ONLY_ACL if capabilities.ownership_controls else "public-read"
+        private_acl = OWNER_ONLY_ACL if capabilities.ownership_controls else "private"
+        public_bucket = self._bucket("public", args.public_bucket, public=True)
+        if args.site.cors is not None:
+            aws.s3.BucketCorsConfiguration(
+                f"{name}-public-cors",
+                bucket=public_bucket.id,
+                cors_rules=[_cors_rule(args.site.cors)],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if args.private_bucket is not None:
+            self._bucket("private", args.private_bucket, public=False)
+
+        key_id, secret = self._credential()
+        public = BucketAccess(args.public_bucket, public_acl, signed_urls=False, custom_domain=args.site.media_domain)
+        private = (
+            BucketAccess(args.private_bucket, private_acl, signed_urls=True)
+            if args.private_bucket is not None
+            else None
+        )
+
+        self.public_bucket = args.public_bucket
+        self.private_bucket = args.private_bucket
+        self.media_url = media_url(args.region, args.public_bucket, args.site.media_domain)
+        self.cors = args.site.cors.as_dict() if args.site.cors is not None else None
+        self.dsn_unavailable_reason = dsn_unavailable_reason(args.region, args.public_bucket)
+        region = args.region
+        reason = self.dsn_unavailable_reason
+
+        def settings(values: list[str]) -> dict[str, Any]:
+            key, secret_key = values
+            block = storages_block(region, public, private, key, secret_key)
+            return {
+                "default_storage_dsn": None if reason else storage_dsn(region, public, key, secret_key),
+                "private_storage_dsn": (
+                    storage_dsn(region, private, key, secret_key) if private is not None and not reason else None
+                ),
+                **block,
+            }
+
+        self.django_settings = pulumi.Output.secret(pulumi.Output.all(key_id, secret).apply(settings))
+        self.register_outputs({"public_bucket": self.public_bucket, "django_settings": self.django_settings})
+
+    def _bucket(self, role: str, bucket_name: str, *, public: bool) -> aws.s3.Bucket:
+        """A bucket and the configuration its role needs, as far as the region supports it."""
+        args = self._args
+        capabilities = args.region.capabilities
+        prefix = f"{self._name}-{role}"
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(
+            prefix,
+            bucket=bucket_name,
+            force_destroy=False,
+            tags={"site": args.site.slug, "role": role} if capabilities.bucket_tags else None,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        if capabilities.ownership_controls:
+            aws.s3.BucketOwnershipControls(
+                f"{prefix}-ownership",
+                bucket=bucket.id,
+                rule={"object_ownership": "BucketOwnerEnforced"},
+                opts=child,
+            )
+        policy_deps: list[pulumi.Resource] = []
+        if capabilities.public_access_block:
+            policy_deps.append(
+                aws.s3.BucketPublicAccessBlock(
+                    f"{prefix}-access-block",
+                    bucket=bucket.id,
+                    block_public_acls=True,
+                    ignore_public_acls=True,
+                    # The public bucket's only public grant is its read policy.
+                    block_public_policy=not public,
+                    restrict_public_buckets=not public,
+                    opts=child,
+                )
+            )
+        if capabilities.bucket_policies:
+            document = public_read_policy(bucket_name) if public else private_bucket_policy(bucket_name)
+            aws.s3.BucketPolicy(
+                f"{prefix}-policy",
+                bucket=bucket.id,
+                policy=json.dumps(document),
+                # AWS refuses a public policy while the access block still blocks it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=policy_deps),
+            )
+        if capabilities.encryption:
+            aws.s3.BucketServerSideEncryptionConfiguration(
+                f"{prefix}-encryption",
+                bucket=bucket.id,
+                rules=[
+                    {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
+                ],
+                opts=child,
+            )
+        if capabilities.lifecycle:
+            aws.s3.BucketLifecycleConfiguration(
+                f"{prefix}-lifecycle",
+                bucket=bucket.id,
+                rules=[
+                    {
+                        "id": "abort-incomplete-multipart-uploads",
+                        "status": "Enabled",
+                        "filter": {},
+                        "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_MULTIPART_AFTER_DAYS},
+                    }
+                ],
+                opts=child,
+            )
+        return bucket
+
+    def _credential(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        """The site's own IAM key where the region has IAM, else the stack's shared key."""
+        args = self._args
+        if not args.region.capabilities.iam:
+            if args.shared_credential is None:
+                raise ValueError(f"site {args.site.slug}: region {args.region.id} needs the stack's shared credential")
+            return args.shared_credential.key_id, args.shared_credential.secret
+        child = pulumi.ResourceOptions(parent=self)
+        user = aws.iam.User(
+            f"{self._name}-user",
+            name=args.iam_user_name,
+            path="/site-storage/",
+            tags={"site": args.site.slug},
+            opts=child,
+        )
+        buckets = [args.public_bucket] + ([args.private_bucket] if args.private_bucket else [])
+        aws.iam.UserPolicy(
+            f"{self._name}-access-policy",
+            user=user.name,
+            policy=json.dumps(site_access_policy(buckets)),
+            opts=child,
+        )
+        key = aws.iam.AccessKey(f"{self._name}-key", user=user.name, opts=child)
+        return key.id, key.secret
+
+
+def _cors_rule(cors: CorsRule) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict:
+    rule: aws.s3.BucketCorsConfigurationCorsRuleArgsDict = {
+        "allowed_origins": list(cors.origins),
+        "allowed_methods": list(cors.methods),
+        "allowed_headers": list(cors.headers),
+        "max_age_seconds": cors.max_age_seconds,
+    }
+    if cors.expose_headers:
+        rule["expose_headers"] = list(cors.expose_headers)
+    return rule

@@ -1,0 +1,155 @@
+"""Offline evaluation: the real `__main__.py` under the Pulumi SDK's mock runtime.
+
+No CLI, no plugin, no network. The mocks answer like the AWS provider would (ARNs built
+from names, access key ids of the right shape), so everything computed from resource
+outputs reads true. Resource options never reach the mock monitor, so a stack
+transformation records each resource's site and effective `protect`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+
+from components.config import NAMESPACE, StackSettings
+from storagectl.stack_files import SECRET_PLACEHOLDER, StackFile
+
+MAIN_PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
+PROJECT = "site-storage"
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    type: str
+    name: str
+    site: str | None
+    inputs: dict[str, Any]
+    protect: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "site": self.site, "inputs": self.inputs, "protect": self.protect}
+
+
+@dataclass
+class Evaluation:
+    """What the program registered and exported for one stack."""
+
+    settings: StackSettings
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def site_resources(self, slug: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.site == slug]
+
+
+class PreviewMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations with realistic outputs and keeps their inputs."""
+
+    def __init__(self) -> None:
+        self.registered: list[tuple[str, str, dict[str, Any], bool]] = []
+        self._key_numbers = itertools.count(1)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.registered.append((args.typ, args.name, args.inputs, bool(args.custom)))
+        state = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ == "aws:s3/bucket:Bucket":
+            bucket = args.inputs["bucket"]
+            resource_id = bucket
+            state.update(
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{bucket}.s3.preview.amazonaws.com",
+            )
+        elif args.typ == "aws:iam/user:User":
+            resource_id = args.inputs["name"]
+            state.update(arn=f"arn:aws:iam::123456789012:user{args.inputs.get('path', '/')}{resource_id}")
+        elif args.typ == "aws:iam/accessKey:AccessKey":
+            # AWS's documented example key id shape: AKIA + 16 characters.
+            resource_id = f"AKIA{next(self._key_numbers):09d}EXAMPLE"
+            state.update(secret=SECRET_PLACEHOLDER, status="Active")
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _engine_value(value: Any) -> str:
+    """Config values as the engine hands them to a program: scalars as text, objects as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _resolve(value: Any) -> Any:
+    return pulumi.Output.from_input(value).future()
+
+
+def evaluate(stack_file: StackFile) -> Evaluation:
+    """Validate the stack file, then run the program on it under mocks."""
+    settings = stack_file.settings()
+    return evaluate_values(settings, stack_file.values, stack_file.secret_keys)
+
+
+def evaluate_values(settings: StackSettings, values: Mapping[str, Any], secret_keys: frozenset[str]) -> Evaluation:
+    set_all_config(
+        {f"{NAMESPACE}:{key}": _engine_value(value) for key, value in values.items()},
+        [f"{NAMESPACE}:{key}" for key in secret_keys],
+    )
+    mocks = PreviewMocks()
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"site-storage.preview.{settings.stack}")
+    logger.propagate = False
+    logger.handlers = [collector]
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=settings.stack, preview=True, logger=logger)
+
+    options: dict[tuple[str, str], tuple[str | None, bool]] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        parent = args.opts.parent
+        protect = args.opts.protect
+        if protect is None and parent is not None:
+            protect = parent._protect
+        site = getattr(args.resource, "site", None) or getattr(parent, "site", None)
+        options[(args.type_, args.name)] = (site, bool(protect))
+        return None
+
+    pulumi.runtime.register_stack_transformation(record)
+    outputs: dict[str, Any] = {}
+
+    def program() -> Any:
+        runpy.run_path(str(MAIN_PROGRAM), run_name="__main__")
+        root = runtime_settings.get_root_resource()
+        exported = dict(getattr(root, "outputs", {}))
+        return pulumi.Output.from_input(exported).apply(outputs.update)
+
+    pulumi.runtime.test(program)()
+    resources = []
+    for type_, name, inputs, custom in mocks.registered:
+        if custom:
+            site, protect = options.get((type_, name), (None, False))
+            resources.append(RecordedResource(type=type_, name=name, site=site, inputs=inputs, protect=protect))
+    return Evaluation(settings=settings, resources=resources, outputs=outputs, warnings=collector.messages)

@@ -1,0 +1,143 @@
+"""Reading stack files (`stacks/Pulumi.<stack>.yaml`) the way the Pulumi CLI would see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from components.config import (
+    NAMESPACE,
+    ConfigError,
+    StackSettings,
+    namespace_values,
+    parse_settings,
+)
+
+SECRET_PLACEHOLDER = "PREVIEW_SECRET_NOT_REAL"
+"""Stands in for every `secure:` value: offline preview never decrypts anything."""
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """One stack file's `site-storage:*` values, with `secure:` values replaced by placeholders."""
+
+    path: Path
+    stack: str
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+    other_config: dict[str, Any]
+    """Config of other namespaces (aws:, exoscale:, ...), secure values replaced."""
+
+    @property
+    def source(self) -> str:
+        return display_path(self.path)
+
+    def settings(self) -> StackSettings:
+        return parse_settings(self.values, stack=self.stack, source=self.source, secret_keys=self.secret_keys)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def project_root() -> Path:
+    """The directory holding Pulumi.yaml: the current one or a parent of it."""
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    return Path(__file__).resolve().parent.parent
+
+
+def stack_path(stack: str) -> Path:
+    return project_root() / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def stack_name(path: Path) -> str:
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        return name[len("Pulumi.") :].rsplit(".", 1)[0]
+    return path.stem
+
+
+def round_trip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def load_document(path: Path) -> Any:
+    """Parse a stack file; YAML errors and duplicate keys become one-line ConfigErrors."""
+    source = display_path(path)
+    if not path.is_file():
+        raise ConfigError([f"{source}: no such stack file"])
+    try:
+        return round_trip_yaml().load(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as error:
+        mark = error.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = (error.problem or "duplicate key").split("\n")[0]
+        raise ConfigError([f"{source}: {line}{problem}; each key may appear once"]) from None
+    except (MarkedYAMLError, YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).split("\n")[0]
+        raise ConfigError([f"{source}: {line}not valid YAML: {problem}"]) from None
+
+
+def _plain(value: Any, secret: list[bool]) -> Any:
+    """ruamel's round-trip types as plain Python, `{secure: ...}` replaced by a placeholder."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            secret.append(True)
+            return SECRET_PLACEHOLDER
+        return {str(key): _plain(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, secret) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def read_stack_file(path: Path) -> StackFile:
+    document = load_document(path)
+    source = display_path(path)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError([f"{source}: the stack file must be a mapping with a config: key"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"{source}: config: must be a mapping of namespaced keys such as {NAMESPACE}:region"])
+    values: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key, raw in config.items():
+        secret: list[bool] = []
+        value = _plain(raw, secret)
+        if str(key).startswith(f"{NAMESPACE}:"):
+            values.update(namespace_values({str(key): value}))
+            if secret:
+                secret_keys.add(str(key)[len(NAMESPACE) + 1 :])
+        else:
+            others[str(key)] = value
+    return StackFile(
+        path=path,
+        stack=stack_name(path),
+        values=values,
+        secret_keys=frozenset(secret_keys),
+        other_config=others,
+    )
