@@ -33,6 +33,8 @@ NAMESPACE = "site-storage"
 CORS_METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 DEFAULT_MAX_SITES = 200
 SECRET_KEYS = frozenset({"secret_access_key"})
+EXOSCALE_KEY = "exoscale:key"
+EXOSCALE_SECRET = "exoscale:secret"
 _ORIGIN = re.compile(r"^https://(?P<host>[a-z0-9*-]+(\.[a-z0-9*-]+)*)(:(?P<port>\d{1,5}))?$")
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -95,6 +97,11 @@ class StackSettings:
     secret_access_key: str | None = None
     """The shared key's secret on regions without IAM; a placeholder in offline preview."""
     sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
+    site_credentials: str = "iam"
+    """iam (AWS users), exoscale-iam (Exoscale role and API key per site) or shared (the stack's key)."""
+    exoscale_key: str | None = None
+    """The Exoscale provider's API key (`exoscale:key`), with exoscale-iam only."""
+    exoscale_secret: str | None = None
 
     def public_bucket(self, slug: str) -> str:
         return public_bucket_name(self.bucket_prefix, slug)
@@ -104,7 +111,7 @@ class StackSettings:
 
     @property
     def shares_one_credential(self) -> bool:
-        return not self.region.capabilities.iam
+        return self.site_credentials == "shared"
 
 
 class ConfigError(Exception):
@@ -149,6 +156,7 @@ TOP_LEVEL_KEYS = (
     "protect",
     "max_sites",
     "bucket_quota",
+    "site_credentials",
     "access_key_id",
     "secret_access_key",
     "sites",
@@ -319,12 +327,15 @@ def parse_settings(
     stack: str,
     source: str,
     secret_keys: frozenset[str] | None = None,
+    provider_config: Mapping[str, Any] | None = None,
 ) -> StackSettings:
     """Validate namespace-stripped config values (`{"region": ..., "sites": {...}}`).
 
     `secret_keys`, when known (a stack file), names the keys stored encrypted; a secret
-    written in plain text is refused so it never reaches git.
+    written in plain text is refused so it never reaches git. `provider_config` holds the
+    other namespaces' values this project reads (`exoscale:key`, `exoscale:secret`).
     """
+    provider_config = provider_config or {}
     p = _Problems(source)
     p.unknown_keys("", raw, TOP_LEVEL_KEYS)
     if secret_keys is not None:
@@ -411,6 +422,23 @@ def parse_settings(
                     "set it with `pulumi config set --secret site-storage:secret_access_key`",
                 )
 
+    site_credentials = _credential_mode(p, raw.get("site_credentials"), region)
+    exoscale_key = exoscale_secret = None
+    if site_credentials == "exoscale-iam":
+        exoscale_key = provider_config.get(EXOSCALE_KEY)
+        exoscale_secret = provider_config.get(EXOSCALE_SECRET)
+        if not isinstance(exoscale_key, str) or not exoscale_key:
+            p.missing(
+                EXOSCALE_KEY, "exoscale-iam creates roles and keys with it: `pulumi config set exoscale:key EXO...`"
+            )
+        if not isinstance(exoscale_secret, str) or not exoscale_secret:
+            p.missing(EXOSCALE_SECRET, "set it with `pulumi config set --secret exoscale:secret`")
+        elif secret_keys is not None and EXOSCALE_SECRET not in secret_keys:
+            p.lines.append(
+                f"{source}: {EXOSCALE_SECRET}: is stored in plain text; set it with "
+                f"`pulumi config set --secret {EXOSCALE_SECRET}` so it is encrypted"
+            )
+
     raw_sites = raw.get("sites")
     if isinstance(raw_sites, str):
         with contextlib.suppress(json.JSONDecodeError):
@@ -459,7 +487,22 @@ def parse_settings(
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         sites=tuple(sites),
+        site_credentials=site_credentials,
+        exoscale_key=exoscale_key,
+        exoscale_secret=exoscale_secret,
     )
+
+
+def _credential_mode(p: _Problems, value: Any, region: Region | None) -> str:
+    if region is None:
+        return "shared"
+    modes = region.capabilities.credential_modes
+    if value is None:
+        return modes[0]
+    if value not in modes:
+        p.bad("site_credentials", value, f"region {region.id} supports {', '.join(modes)}")
+        return modes[0]
+    return str(value)
 
 
 def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -73,3 +73,36 @@ def public_read_policy(bucket: str) -> dict[str, Any]:
 
 def private_bucket_policy(bucket: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket)]}
+
+
+# Exoscale IAM names SOS operations after the S3 API calls in kebab case (e.g. get-object);
+# these are the calls django-storages makes, as in SITE_OBJECT_ACTIONS/SITE_BUCKET_ACTIONS.
+EXOSCALE_SITE_OPERATIONS = (
+    "get-object",
+    "head-object",
+    "put-object",
+    "put-object-acl",
+    "delete-object",
+    "list-objects",
+    "list-objects-v2",
+    "get-bucket-location",
+    "create-multipart-upload",
+    "upload-part",
+    "complete-multipart-upload",
+    "abort-multipart-upload",
+    "list-parts",
+    "list-multipart-uploads",
+)
+
+
+def _cel_list(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+def exoscale_role_policy(buckets: list[str]) -> dict[str, Any]:
+    """Exoscale IAM role policy: the site's buckets and Django's operations, everything else denied."""
+    expression = f"parameters.bucket in {_cel_list(buckets)} && operation in {_cel_list(EXOSCALE_SITE_OPERATIONS)}"
+    return {
+        "default_service_strategy": "deny",
+        "services": {"sos": {"type": "rules", "rules": [{"action": "allow", "expression": expression}]}},
+    }

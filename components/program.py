@@ -40,7 +40,18 @@ def build_provider(settings: StackSettings) -> aws.Provider:
     )
 
 
-def build_sites(settings: StackSettings, provider: aws.Provider) -> dict[str, SiteStorage]:
+def build_exoscale_provider(settings: StackSettings) -> pulumi.ProviderResource:
+    """The Exoscale provider for per-site IAM roles and keys, from exoscale:key/exoscale:secret."""
+    import pulumiverse_exoscale as exoscale
+
+    return exoscale.Provider(
+        "exoscale",
+        key=settings.exoscale_key,
+        secret=pulumi.Output.secret(settings.exoscale_secret or ""),
+    )
+
+
+def build_sites(settings: StackSettings, providers: list[pulumi.ProviderResource]) -> dict[str, SiteStorage]:
     shared: SharedCredential | None = None
     if settings.shares_one_credential:
         shared = SharedCredential(
@@ -52,7 +63,7 @@ def build_sites(settings: StackSettings, provider: aws.Provider) -> dict[str, Si
                 f"stack {settings.stack}: the {len(settings.sites)} site(s) on {settings.region.id} share one "
                 "credential (site-storage:access_key_id); any site can read every other site's private files"
             )
-    opts = pulumi.ResourceOptions(providers=[provider])
+    opts = pulumi.ResourceOptions(providers=providers)
     return {
         site.slug: SiteStorage(
             site.slug,
@@ -63,6 +74,7 @@ def build_sites(settings: StackSettings, provider: aws.Provider) -> dict[str, Si
                 private_bucket=settings.private_bucket(site.slug) if site.private else None,
                 iam_user_name=iam_user_name(settings.bucket_prefix, site.slug),
                 protect=settings.protect,
+                site_credentials=settings.site_credentials,
                 shared_credential=shared,
             ),
             opts=opts,
@@ -85,8 +97,10 @@ def site_facts(settings: StackSettings, site: SiteStorage) -> dict[str, Any]:
 
 
 def run(settings: StackSettings) -> None:
-    provider = build_provider(settings)
-    sites = build_sites(settings, provider)
+    providers: list[pulumi.ProviderResource] = [build_provider(settings)]
+    if settings.site_credentials == "exoscale-iam":
+        providers.append(build_exoscale_provider(settings))
+    sites = build_sites(settings, providers)
     pulumi.export("region", settings.region.id)
     pulumi.export("endpoint_url", settings.region.endpoint_url)
     pulumi.export("region_notes", list(settings.region.notes))

@@ -42,6 +42,8 @@ class Capabilities:
     """Bucket tags can be set and read back by pulumi-aws (it reads them through S3 Control)."""
     bucket_quota: int | None
     """Buckets per account/organisation, when the provider has a low fixed limit."""
+    credential_modes: tuple[str, ...] = ("shared",)
+    """How sites get credentials here (site-storage:site_credentials); the first is the default."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ AWS_CAPABILITIES = Capabilities(
     cors=True,
     bucket_tags=True,
     bucket_quota=None,
+    credential_modes=("iam",),
 )
 
 # Source: EXOSCALE_FACTS_SOURCE ("S3 Unsupported Features" and "Limits").
@@ -90,6 +93,8 @@ EXOSCALE_CAPABILITIES = Capabilities(
     cors=True,  # "CORS for buckets".
     bucket_tags=False,  # S3 Control ListTagsForResource is not served; see S3_CONTROL_TAGS_SOURCE.
     bucket_quota=20,  # "Maximum number of buckets: 20 (service limit upgradeable)".
+    # Exoscale IAM: a role limited to named buckets and an API key bound to it, per site.
+    credential_modes=("exoscale-iam", "shared"),
 )
 
 # A custom endpoint can be MinIO, Ceph RGW or a test server: assume only what all of

@@ -28,7 +28,12 @@ from components.django_settings import (
     storage_dsn,
     storages_block,
 )
-from components.policies import private_bucket_policy, public_read_policy, site_access_policy
+from components.policies import (
+    exoscale_role_policy,
+    private_bucket_policy,
+    public_read_policy,
+    site_access_policy,
+)
 from components.regions import Region
 
 COMPONENT_TYPE = "site-storage:index:SiteStorage"
@@ -53,11 +58,13 @@ class SiteStorageArgs:
     private_bucket: str | None
     """Name of the private bucket; None when the site has none."""
     iam_user_name: str
-    """IAM user created on regions with IAM; unused elsewhere."""
+    """Name of the site's own identity: the AWS IAM user, or the Exoscale role and API key."""
+    site_credentials: str = "iam"
+    """iam, exoscale-iam or shared (see StackSettings.site_credentials)."""
     protect: bool = True
     """Protect the buckets so no `pulumi up` can delete them; left out, protected."""
     shared_credential: SharedCredential | None = None
-    """Required on regions without IAM: the key handed to the site."""
+    """Required with site_credentials shared: the stack's key, handed to the site."""
 
 
 class SiteStorage(pulumi.ComponentResource):
@@ -192,29 +199,44 @@ class SiteStorage(pulumi.ComponentResource):
         return bucket
 
     def _credential(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
-        """The site's own IAM key where the region has IAM, else the stack's shared key."""
+        """The key handed to the site: its own where the region has an IAM, else the stack's."""
         args = self._args
-        if not args.region.capabilities.iam:
-            if args.shared_credential is None:
-                raise ValueError(f"site {args.site.slug}: region {args.region.id} needs the stack's shared credential")
-            return args.shared_credential.key_id, args.shared_credential.secret
-        child = pulumi.ResourceOptions(parent=self)
-        user = aws.iam.User(
-            f"{self._name}-user",
-            name=args.iam_user_name,
-            path="/site-storage/",
-            tags={"site": args.site.slug},
-            opts=child,
-        )
         buckets = [args.public_bucket] + ([args.private_bucket] if args.private_bucket else [])
-        aws.iam.UserPolicy(
-            f"{self._name}-access-policy",
-            user=user.name,
-            policy=json.dumps(site_access_policy(buckets)),
-            opts=child,
-        )
-        key = aws.iam.AccessKey(f"{self._name}-key", user=user.name, opts=child)
-        return key.id, key.secret
+        child = pulumi.ResourceOptions(parent=self)
+        if args.site_credentials == "iam":
+            user = aws.iam.User(
+                f"{self._name}-user",
+                name=args.iam_user_name,
+                path="/site-storage/",
+                tags={"site": args.site.slug},
+                opts=child,
+            )
+            aws.iam.UserPolicy(
+                f"{self._name}-access-policy",
+                user=user.name,
+                policy=json.dumps(site_access_policy(buckets)),
+                opts=child,
+            )
+            key = aws.iam.AccessKey(f"{self._name}-key", user=user.name, opts=child)
+            return key.id, key.secret
+        if args.site_credentials == "exoscale-iam":
+            # Imported here: only Exoscale stacks pay for loading the Exoscale SDK.
+            import pulumiverse_exoscale as exoscale
+
+            role = exoscale.IamRole(
+                f"{self._name}-role",
+                name=args.iam_user_name,
+                description=f"site-storage: media buckets of site {args.site.slug}",
+                editable=True,
+                policy=exoscale_role_policy(buckets),
+                opts=child,
+            )
+            # Rotating a site's key: `pulumi up --replace <this key's URN>`; no bucket is touched.
+            api_key = exoscale.IamApiKey(f"{self._name}-key", name=args.iam_user_name, role_id=role.id, opts=child)
+            return api_key.key, api_key.secret
+        if args.shared_credential is None:
+            raise ValueError(f"site {args.site.slug}: site_credentials shared needs the stack's key")
+        return args.shared_credential.key_id, args.shared_credential.secret
 
 
 def _cors_rule(cors: CorsRule) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict:

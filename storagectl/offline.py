@@ -75,6 +75,10 @@ class PreviewMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:iam/user:User":
             resource_id = args.inputs["name"]
             state.update(arn=f"arn:aws:iam::123456789012:user{args.inputs.get('path', '/')}{resource_id}")
+        elif args.typ == "exoscale:index/iamApiKey:IamApiKey":
+            # Exoscale key shape: EXO + 24 hex digits.
+            resource_id = f"EXO{next(self._key_numbers):017d}EXAMPLE"
+            state.update(key=resource_id, secret=SECRET_PLACEHOLDER)
         elif args.typ == "aws:iam/accessKey:AccessKey":
             # AWS's documented example key id shape: AKIA + 16 characters.
             resource_id = f"AKIA{next(self._key_numbers):09d}EXAMPLE"
@@ -110,14 +114,27 @@ def _resolve(value: Any) -> Any:
 def evaluate(stack_file: StackFile) -> Evaluation:
     """Validate the stack file, then run the program on it under mocks."""
     settings = stack_file.settings()
-    return evaluate_values(settings, stack_file.values, stack_file.secret_keys)
-
-
-def evaluate_values(settings: StackSettings, values: Mapping[str, Any], secret_keys: frozenset[str]) -> Evaluation:
-    set_all_config(
-        {f"{NAMESPACE}:{key}": _engine_value(value) for key, value in values.items()},
-        [f"{NAMESPACE}:{key}" for key in secret_keys],
+    return evaluate_values(
+        settings,
+        stack_file.values,
+        stack_file.secret_keys,
+        other_config=stack_file.other_config,
+        other_secret_keys=stack_file.other_secret_keys,
     )
+
+
+def evaluate_values(
+    settings: StackSettings,
+    values: Mapping[str, Any],
+    secret_keys: frozenset[str],
+    *,
+    other_config: Mapping[str, Any] | None = None,
+    other_secret_keys: frozenset[str] = frozenset(),
+) -> Evaluation:
+    """Run `__main__.py` under mocks with `values` (namespace stripped) as the stack config."""
+    config = {f"{NAMESPACE}:{key}": _engine_value(value) for key, value in values.items()}
+    config.update({key: _engine_value(value) for key, value in (other_config or {}).items()})
+    set_all_config(config, [f"{NAMESPACE}:{key}" for key in secret_keys] + sorted(other_secret_keys))
     mocks = PreviewMocks()
     collector = _WarningCollector()
     logger = logging.getLogger(f"site-storage.preview.{settings.stack}")

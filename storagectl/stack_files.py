@@ -32,13 +32,21 @@ class StackFile:
     secret_keys: frozenset[str]
     other_config: dict[str, Any]
     """Config of other namespaces (aws:, exoscale:, ...), secure values replaced."""
+    other_secret_keys: frozenset[str] = frozenset()
+    """Full keys of other namespaces stored as `secure:` values."""
 
     @property
     def source(self) -> str:
         return display_path(self.path)
 
     def settings(self) -> StackSettings:
-        return parse_settings(self.values, stack=self.stack, source=self.source, secret_keys=self.secret_keys)
+        return parse_settings(
+            self.values,
+            stack=self.stack,
+            source=self.source,
+            secret_keys=self.secret_keys | self.other_secret_keys,
+            provider_config=self.other_config,
+        )
 
 
 def display_path(path: Path) -> str:
@@ -125,6 +133,7 @@ def read_stack_file(path: Path) -> StackFile:
     values: dict[str, Any] = {}
     others: dict[str, Any] = {}
     secret_keys: set[str] = set()
+    other_secret_keys: set[str] = set()
     for key, raw in config.items():
         secret: list[bool] = []
         value = _plain(raw, secret)
@@ -134,10 +143,13 @@ def read_stack_file(path: Path) -> StackFile:
                 secret_keys.add(str(key)[len(NAMESPACE) + 1 :])
         else:
             others[str(key)] = value
+            if secret:
+                other_secret_keys.add(str(key))
     return StackFile(
         path=path,
         stack=stack_name(path),
         values=values,
         secret_keys=frozenset(secret_keys),
         other_config=others,
+        other_secret_keys=frozenset(other_secret_keys),
     )
