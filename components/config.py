@@ -487,21 +487,22 @@ def parse_settings(
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         sites=tuple(sites),
-        site_credentials=site_credentials,
+        site_credentials=site_credentials or region.capabilities.credential_modes[0],
         exoscale_key=exoscale_key,
         exoscale_secret=exoscale_secret,
     )
 
 
-def _credential_mode(p: _Problems, value: Any, region: Region | None) -> str:
+def _credential_mode(p: _Problems, value: Any, region: Region | None) -> str | None:
+    """The stack's credential mode, or None when it cannot be known (already reported)."""
     if region is None:
-        return "shared"
+        return None
     modes = region.capabilities.credential_modes
     if value is None:
         return modes[0]
     if value not in modes:
         p.bad("site_credentials", value, f"region {region.id} supports {', '.join(modes)}")
-        return modes[0]
+        return None
     return str(value)
 
 
