@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 preview: $(STAMP)
-	@for stack in $(EXAMPLE_STACKS); do $(BIN)/storagectl preview --stack $$stack || exit 1; done
+	@for stack in $(EXAMPLE_STACKS); do $(BIN)/storagectl preview --policy --stack $$stack || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ beside the ones that do not.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -223,6 +224,14 @@ def _str_list(
     return tuple(items)
 
 
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _origin_ok(origin: str) -> bool:
     if origin == "*":
         return True
@@ -367,6 +376,12 @@ def parse_settings(
     if signing_region is not None and not _SIGNING_REGION.match(signing_region):
         p.bad("signing_region", signing_region, "use a region name such as us-east-1")
     path_style = _bool(p, "path_style", raw.get("path_style"), False)
+    if endpoint is not None and not path_style and _is_ip_address(urlsplit(endpoint).hostname or ""):
+        p.bad(
+            "path_style",
+            raw.get("path_style", False),
+            f"the endpoint {endpoint} is an IP address, which cannot take bucket host names; set path_style: true",
+        )
     signature = raw.get("signature")
     if signature is not None and signature not in ("s3v4", "s3"):
         p.bad("signature", signature, "use s3v4 or s3")

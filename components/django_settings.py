@@ -44,8 +44,9 @@ class BucketAccess:
     custom_domain: str | None = None
 
 
-def dsn_host_parts(host: str) -> tuple[str, str, str | None]:
-    """(bucket, storage host, region) as django-storage-url reads them from a DSN host."""
+def dsn_host_parts(host: str, region_name: str | None = None) -> tuple[str, str, str | None]:
+    """(bucket, storage host, region) as django-storage-url reads them from a DSN host and its
+    `region_name=` argument, which the library honours only for hosts without an S3 marker."""
     for needle in _AWS_STYLE_NEEDLES:
         bucket, marker, rest = host.partition(needle)
         if not marker:
@@ -57,7 +58,15 @@ def dsn_host_parts(host: str) -> tuple[str, str, str | None]:
             continue
         return bucket, marker.lstrip(".") + rest, region
     labels = host.rsplit(".", 3)
-    return labels[0], ".".join(labels[1:]), (labels[1].partition("-")[2] if len(labels) > 1 else "") or None
+    guessed = labels[1].partition("-")[2] if len(labels) > 1 else ""
+    return labels[0], ".".join(labels[1:]), (guessed if region_name is None else region_name) or None
+
+
+def _dsn_region_name(region: Region, bucket: str) -> str | None:
+    """The `region_name=` a DSN must carry: only where the library would guess the region
+    wrong (e.g. None for minio.example.com, whose signing region is us-east-1)."""
+    host = f"{bucket}.{urlsplit(region.endpoint_url).hostname}"
+    return None if dsn_host_parts(host)[2] == region.signing_region else region.signing_region
 
 
 def dsn_unavailable_reason(region: Region, bucket: str) -> str | None:
@@ -68,7 +77,7 @@ def dsn_unavailable_reason(region: Region, bucket: str) -> str | None:
     if parts.port is not None:
         return f"django-storage-url drops ports, but the endpoint {region.endpoint_url} needs port {parts.port}"
     host = f"{bucket}.{parts.hostname}"
-    read = dsn_host_parts(host)
+    read = dsn_host_parts(host, _dsn_region_name(region, bucket))
     if read != (bucket, parts.hostname, region.signing_region):
         return (
             f"django-storage-url would read host {host} as bucket {read[0]!r}, endpoint {read[1]!r}, "
@@ -85,6 +94,9 @@ def storage_dsn(region: Region, access: BucketAccess, key_id: str, secret: str) 
         query["qs_auth"] = "true"
     if region.path_style:
         query["addressing_style"] = "path"
+    region_name = _dsn_region_name(region, access.bucket)
+    if region_name:
+        query["region_name"] = region_name
     credentials = f"{quote(key_id, safe='')}:{quote(secret, safe='')}"
     return f"s3://{credentials}@{access.bucket}.{region.endpoint_host}/?{urlencode(query)}"
 
@@ -93,7 +105,9 @@ def media_url(region: Region, bucket: str, media_domain: str | None) -> str:
     if media_domain:
         return f"https://{media_domain}/"
     parts = urlsplit(region.endpoint_url)
-    if region.path_style:
+    # A dotted bucket name as a host label breaks the endpoint's wildcard TLS certificate, so
+    # botocore (and so django-storages' url()) addresses such buckets path style; so does this.
+    if region.path_style or "." in bucket:
         return f"{parts.scheme}://{parts.netloc}/{bucket}/"
     return f"{parts.scheme}://{bucket}.{parts.netloc}/"
 

@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 
 from components.config import ConfigError
+from storagectl.commands import cors as cors_commands
+from storagectl.commands import settings as settings_commands
+from storagectl.commands import sites as sites_commands
 from storagectl.stack_files import StackFile, read_stack_file, stack_path
 
 app = typer.Typer(
@@ -19,8 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 @app.callback()
@@ -50,6 +53,9 @@ def preview(
         Path | None, typer.Option("--config", help="Any Pulumi stack config file; secure: values become placeholders.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
+    policy: Annotated[
+        bool, typer.Option("--policy", help="Also run the policy pack's checks; exit 1 on a mandatory violation.")
+    ] = False,
 ) -> None:
     """Run the real program offline (Pulumi mock runtime) and show what each site gets."""
     from storagectl.offline import evaluate
@@ -64,6 +70,22 @@ def preview(
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         print_report(document, stdout)
+    if policy:
+        from storagectl.policy_check import check_evaluation, report
+
+        if report(check_evaluation(evaluation, stack_file.values), stderr):
+            raise typer.Exit(1)
+
+
+# Support tasks (issue 3): each lives in storagectl/commands/.
+app.add_typer(cors_commands.app, name="cors")
+app.add_typer(sites_commands.app, name="sites")
+app.command("settings")(settings_commands.settings)
+
+# Live verification (issue 6): storagectl/verify/.
+from storagectl.verify.command import verify as verify_command  # noqa: E402
+
+app.command("verify")(verify_command)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ transformation records each resource's site and effective `protect`.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import json
 import logging
 import runpy
@@ -53,12 +53,17 @@ class Evaluation:
         return [resource for resource in self.resources if resource.site == slug]
 
 
+def _stable_number(name: str, digits: int) -> int:
+    """A number derived from a resource name: registrations arrive in no fixed order, so a
+    counter would hand a site a different mocked key id on every run."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**digits
+
+
 class PreviewMocks(pulumi.runtime.Mocks):
     """Answers resource registrations with realistic outputs and keeps their inputs."""
 
     def __init__(self) -> None:
         self.registered: list[tuple[str, str, dict[str, Any], bool]] = []
-        self._key_numbers = itertools.count(1)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.registered.append((args.typ, args.name, args.inputs, bool(args.custom)))
@@ -77,11 +82,11 @@ class PreviewMocks(pulumi.runtime.Mocks):
             state.update(arn=f"arn:aws:iam::123456789012:user{args.inputs.get('path', '/')}{resource_id}")
         elif args.typ == "exoscale:index/iamApiKey:IamApiKey":
             # Exoscale key shape: EXO + 24 hex digits.
-            resource_id = f"EXO{next(self._key_numbers):017d}EXAMPLE"
+            resource_id = f"EXO{_stable_number(args.name, 17):017d}EXAMPLE"
             state.update(key=resource_id, secret=SECRET_PLACEHOLDER)
         elif args.typ == "aws:iam/accessKey:AccessKey":
             # AWS's documented example key id shape: AKIA + 16 characters.
-            resource_id = f"AKIA{next(self._key_numbers):09d}EXAMPLE"
+            resource_id = f"AKIA{_stable_number(args.name, 9):09d}EXAMPLE"
             state.update(secret=SECRET_PLACEHOLDER, status="Active")
         return resource_id, state
 
@@ -165,7 +170,11 @@ def evaluate_values(
 
     pulumi.runtime.test(program)()
     resources = []
-    for type_, name, inputs, custom in mocks.registered:
+    # The mock monitor sees registrations in completion order, which varies from run to run;
+    # the transformation saw them in program order, which does not.
+    program_order = {key: index for index, key in enumerate(options)}
+    registered = sorted(mocks.registered, key=lambda entry: program_order.get((entry[0], entry[1]), len(options)))
+    for type_, name, inputs, custom in registered:
         if custom:
             site, protect = options.get((type_, name), (None, False))
             resources.append(RecordedResource(type=type_, name=name, site=site, inputs=inputs, protect=protect))

@@ -9,6 +9,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from components.config import (
     NAMESPACE,
@@ -83,18 +84,57 @@ def round_trip_yaml() -> YAML:
     return yaml
 
 
-def load_document(path: Path) -> Any:
-    """Parse a stack file; YAML errors and duplicate keys become one-line ConfigErrors."""
+def _key_path(path: str, key: str) -> str:
+    # Inside `config:`, site-storage keys read as in every other message (`sites.acme-live.cors`).
+    if path == "config" and key.startswith(f"{NAMESPACE}:"):
+        return key[len(NAMESPACE) + 1 :]
+    if path == "config":
+        return key
+    return f"{path}.{key}" if path else key
+
+
+def duplicate_keys(text: str) -> list[str]:
+    """`line N: <key path>: ...` for every key that appears twice in one mapping, values never shown."""
+    lines: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, MappingNode):
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                where = _key_path(path, key)
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    lines.append(
+                        f"line {line}: {where}: appears again (first on line {first_line[key]}); "
+                        "each key may appear once"
+                    )
+                else:
+                    first_line[key] = line
+                walk(value_node, where)
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path}[{index}]")
+
+    walk(round_trip_yaml().compose(text), "")
+    return lines
+
+
+def load_document(path: Path, text: str | None = None) -> Any:
+    """Parse a stack file (or `text`, its would-be content); YAML errors and duplicate keys become ConfigErrors."""
     source = display_path(path)
-    if not path.is_file():
-        raise ConfigError([f"{source}: no such stack file"])
+    if text is None:
+        if not path.is_file():
+            raise ConfigError([f"{source}: no such stack file"])
+        text = path.read_text(encoding="utf-8")
     try:
-        return round_trip_yaml().load(path.read_text(encoding="utf-8"))
+        return round_trip_yaml().load(text)
     except DuplicateKeyError as error:
+        # ruamel's own message quotes both values, which may be secrets, and names no key path.
         mark = error.problem_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = (error.problem or "duplicate key").split("\n")[0]
-        raise ConfigError([f"{source}: {line}{problem}; each key may appear once"]) from None
+        fallback = [f"{source}: {line}duplicate key; each key may appear once"]
+        raise ConfigError([f"{source}: {line}" for line in duplicate_keys(text)] or fallback) from None
     except (MarkedYAMLError, YAMLError) as error:
         mark = getattr(error, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
@@ -120,8 +160,9 @@ def _plain(value: Any, secret: list[bool]) -> Any:
     return str(value)
 
 
-def read_stack_file(path: Path) -> StackFile:
-    document = load_document(path)
+def read_stack_file(path: Path, text: str | None = None) -> StackFile:
+    """Read a stack file; with `text`, read that as the file's content (an edit not yet written)."""
+    document = load_document(path, text)
     source = display_path(path)
     if document is None:
         document = {}

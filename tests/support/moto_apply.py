@@ -121,3 +121,28 @@ def policy_document(resources: list[RecordedResource], name: str) -> dict[str, A
         if resource.name == name:
             return json.loads(resource.inputs["policy"])
     raise KeyError(name)
+
+
+# moto 5.2.5 evaluates only StringEquals conditions in bucket policies and ignores any other
+# operator, so a Deny guarded by `Bool aws:SecureTransport false` denies every request,
+# https ones included (moto/iam/policy_conditions.py).
+MOTO_EVALUATES_CONDITIONS = frozenset({"StringEquals"})
+
+
+def has_condition_moto_ignores(resource: RecordedResource) -> bool:
+    """A bucket policy with a Deny whose condition moto would treat as always true."""
+    if resource.type != "aws:s3/bucketPolicy:BucketPolicy":
+        return False
+    statements = json.loads(resource.inputs["policy"])["Statement"]
+    for statement in statements if isinstance(statements, list) else [statements]:
+        operators = set(statement.get("Condition", {}))
+        if statement["Effect"] == "Deny" and operators - MOTO_EVALUATES_CONDITIONS:
+            return True
+    return False
+
+
+def split_for_moto(resources: list[RecordedResource]) -> tuple[list[RecordedResource], list[RecordedResource]]:
+    """(what moto can hold faithfully, the bucket policies it would misjudge)."""
+    kept = [resource for resource in resources if not has_condition_moto_ignores(resource)]
+    dropped = [resource for resource in resources if has_condition_moto_ignores(resource)]
+    return kept, dropped

@@ -1,0 +1,1 @@
+"""`make bench`: program benchmarks (run with `python -m benchmarks.run`); not tests."""

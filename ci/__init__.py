@@ -1,0 +1,1 @@
+"""CI helpers run by the GitHub workflows (standard library only)."""

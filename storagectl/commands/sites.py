@@ -1,0 +1,284 @@
+"""`storagectl sites list|add|remove`: the sites of one stack, and its shard limit."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from components.config import NAMESPACE, ConfigError, SiteConfig, StackSettings
+from components.naming import private_bucket_name, public_bucket_name
+from storagectl.commands import (
+    BUCKET_TYPE,
+    SITES_KEYS,
+    ApplyOption,
+    DryRunOption,
+    OpenStack,
+    SiteArgument,
+    StackOption,
+    check_apply,
+    child_urn,
+    fail,
+    finish_edit,
+    open_stack,
+    say,
+    site_resources,
+)
+from storagectl.stack_edit import StackEditor
+from storagectl.stack_files import read_stack_file, stack_path
+
+app = typer.Typer(help="List, add and remove the sites of a stack.", no_args_is_help=True)
+
+DECOMMISSION_SECTION = 'README.md, "Decommissioning a site"'
+
+
+@app.command("list")
+def list_sites(
+    stack: StackOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the table.")] = False,
+) -> None:
+    """Table of the stack's sites: slug, buckets, CORS on/off, media domain, private bucket yes/no."""
+    opened = open_stack(stack)
+    settings = opened.settings
+    say(
+        f"stack {stack}: {len(settings.sites)} of {settings.max_sites} sites ({NAMESPACE}:max_sites), "
+        f"region {settings.region.id}"
+    )
+    if as_json:
+        rows = [
+            {
+                "site": site.slug,
+                "buckets": _buckets(settings, site),
+                "cors": site.cors is not None,
+                "media_domain": site.media_domain,
+                "private": site.private,
+            }
+            for site in settings.sites
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = [("SITE", "BUCKETS", "CORS", "MEDIA DOMAIN", "PRIVATE")]
+    for site in settings.sites:
+        cors, private = ("on" if site.cors else "off"), ("yes" if site.private else "no")
+        table.append((site.slug, ", ".join(_buckets(settings, site)), cors, site.media_domain or "-", private))
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+@app.command("add")
+def add(
+    site: SiteArgument,
+    stack: StackOption,
+    media_domain: Annotated[
+        str | None,
+        typer.Option("--media-domain", help="Host (CDN or custom domain) for MEDIA_URL instead of the bucket host."),
+    ] = None,
+    private: Annotated[
+        bool, typer.Option("--private/--no-private", help="Create the site's private bucket (signed URLs).")
+    ] = True,
+    cors_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin", help="Switch CORS on for this https origin; repeat for several.", show_default=False
+        ),
+    ] = None,
+    dry_run: DryRunOption = False,
+    apply: ApplyOption = False,
+) -> None:
+    """Add SITE to the stack. Refuses a full stack (max_sites) and names a shard with room."""
+    check_apply(apply, dry_run)
+    opened = open_stack(stack)
+    if any(existing.slug == site for existing in opened.settings.sites):
+        raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
+    others = _other_stacks(opened)
+    _refuse_bucket_clash(opened, others, site, private)
+    if len(opened.settings.sites) >= opened.settings.max_sites:
+        options = _add_options(media_domain, private, cors_origins or [])
+        raise fail(_full_stack_lines(opened, others, site, options))
+
+    value = CommentedMap()
+    if not private:
+        value["private"] = False
+    if media_domain is not None:
+        value["media_domain"] = media_domain
+    if cors_origins:
+        value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
+    editor = StackEditor(opened.path, opened.text)
+    editor.add_key(SITES_KEYS, site, value)
+    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+
+
+@app.command("remove")
+def remove(
+    site: SiteArgument,
+    stack: StackOption,
+    unprotected: Annotated[
+        bool,
+        typer.Option(
+            "--unprotected",
+            help="Confirm the decommission steps are done: media exported, buckets unprotected in the Pulumi "
+            "state and emptied (README: Decommissioning a site).",
+        ),
+    ] = False,
+    dry_run: DryRunOption = False,
+    apply: ApplyOption = False,
+) -> None:
+    """Remove SITE from the stack file. Never deletes media: refuses while its buckets are protected."""
+    check_apply(apply, dry_run)
+    opened = open_stack(stack)
+    opened.site(site)
+    resources = site_resources(opened.file, site)
+    protected = [r for r in resources if r.type == BUCKET_TYPE and r.protect]
+    if protected and not unprotected:
+        raise fail(_decommission_lines(opened, site, resources))
+    if protected:
+        say(
+            f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
+            "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
+        )
+    else:
+        say(
+            f"{site}'s buckets are not protected ({NAMESPACE}:protect is false): pulumi up deletes them if they "
+            "are empty; S3 refuses to delete a bucket that holds objects"
+        )
+    editor = StackEditor(opened.path, opened.text)
+    editor.delete_key((*SITES_KEYS, site))
+    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+
+
+def _buckets(settings: StackSettings, site: SiteConfig) -> list[str]:
+    return [settings.public_bucket(site.slug)] + ([settings.private_bucket(site.slug)] if site.private else [])
+
+
+def _other_stacks(opened: OpenStack) -> list[OpenStack]:
+    """The valid stack files beside this one; invalid ones are named on stderr and skipped."""
+    others = []
+    for path in sorted(opened.path.parent.glob("Pulumi.*.yaml")):
+        if path.resolve() == opened.path.resolve():
+            continue
+        try:
+            stack_file = read_stack_file(path)
+            others.append(
+                OpenStack(name=stack_file.stack, path=path, text="", file=stack_file, settings=stack_file.settings())
+            )
+        except ConfigError as error:
+            say(f"note: skipped {path.name} when looking at other stacks: {error.problems[0]}")
+    return others
+
+
+def _refuse_bucket_clash(opened: OpenStack, others: Sequence[OpenStack], site: str, private: bool) -> None:
+    prefix = opened.settings.bucket_prefix
+    wanted = {public_bucket_name(prefix, site)} | ({private_bucket_name(prefix, site)} if private else set())
+    for other in others:
+        for existing in other.settings.sites:
+            names = {other.settings.public_bucket(existing.slug)}
+            if existing.private:
+                names.add(other.settings.private_bucket(existing.slug))
+            for name in sorted(wanted & names):
+                raise fail(
+                    [
+                        f"{opened.source}: sites.{site}: bucket {name} is already site {existing.slug}'s in stack "
+                        f"{other.name} ({other.source}); bucket names must be unique, pick another slug"
+                    ]
+                )
+
+
+def _add_options(media_domain: str | None, private: bool, cors_origins: Sequence[str]) -> list[str]:
+    words = []
+    if media_domain:
+        words += ["--media-domain", media_domain]
+    if not private:
+        words.append("--no-private")
+    for origin in cors_origins:
+        words += ["--cors-origin", origin]
+    return words
+
+
+def _full_stack_lines(opened: OpenStack, others: Sequence[OpenStack], site: str, options: Sequence[str]) -> list[str]:
+    settings = opened.settings
+    region = settings.region.id
+    lines = [
+        f"{opened.source}: sites: stack {opened.name} is full: {len(settings.sites)} of {settings.max_sites} sites "
+        f"({NAMESPACE}:max_sites); nothing changed. Sites beyond the limit go to another stack of region {region}."
+    ]
+    for other in others:
+        if other.settings.region.id == region and len(other.settings.sites) < other.settings.max_sites:
+            lines.append(
+                f"stack {other.name} ({other.source}) is in region {region} and has room "
+                f"({len(other.settings.sites)} of {other.settings.max_sites} sites); add the site there:"
+            )
+            lines.append("  " + shlex.join(["storagectl", "sites", "add", site, "--stack", other.name, *options]))
+            return lines
+    shard = _next_shard_name(opened, others)
+    lines.append(f"no stack of region {region} has room; create shard stack {shard} (Pulumi CLI), then add the site:")
+    lines += ["  " + line for line in _shard_commands(opened, shard)]
+    lines.append("  " + shlex.join(["storagectl", "sites", "add", site, "--stack", shard, *options]))
+    return lines
+
+
+def _next_shard_name(opened: OpenStack, others: Sequence[OpenStack]) -> str:
+    base = re.sub(r"-shard-\d+$", "", opened.name)
+    taken = {opened.name, *(other.name for other in others)}
+    number = 2
+    while f"{base}-shard-{number}" in taken or stack_path(f"{base}-shard-{number}").exists():
+        number += 1
+    return f"{base}-shard-{number}"
+
+
+def _config_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _shard_commands(opened: OpenStack, shard: str) -> list[str]:
+    """`pulumi` commands giving a new stack this one's settings, sites left out; secrets are prompted for."""
+    stack_file = opened.file
+    commands = [shlex.join(["pulumi", "stack", "init", shard])]
+    entries = [(f"{NAMESPACE}:{key}", value, key in stack_file.secret_keys) for key, value in stack_file.values.items()]
+    entries += [(key, value, key in stack_file.other_secret_keys) for key, value in stack_file.other_config.items()]
+    for key, value, secret in entries:
+        if key == f"{NAMESPACE}:sites" or isinstance(value, dict | list):
+            continue
+        if secret:
+            commands.append(shlex.join(["pulumi", "config", "set", "--stack", shard, "--secret", key]) + "  # prompts")
+        else:
+            commands.append(shlex.join(["pulumi", "config", "set", "--stack", shard, key, _config_text(value)]))
+    return commands
+
+
+def _decommission_lines(opened: OpenStack, site: str, resources: Sequence[Any]) -> list[str]:
+    stack = opened.name
+    endpoint = opened.settings.region.endpoint_url
+    buckets = [r for r in resources if r.type == BUCKET_TYPE]
+    names = [r.inputs["bucket"] for r in buckets]
+    lines = [
+        f"refusing to remove site {site} from stack {stack}: its buckets are protected ({NAMESPACE}:protect), "
+        "and removing a site never deletes media; nothing changed.",
+        f"Decommission it deliberately ({DECOMMISSION_SECTION}):",
+        "  1. back up or export the media:",
+        *(f"       aws s3 sync {shlex.quote(f's3://{name}')} ./{name} --endpoint-url {endpoint}" for name in names),
+        "  2. unprotect the buckets in the Pulumi state:",
+        *(
+            f"       {shlex.join(['pulumi', 'state', 'unprotect', '--stack', stack, child_urn(stack, r.type, r.name)])}"
+            for r in buckets
+        ),
+        "  3. empty the buckets (this deletes the media: only after step 1):",
+        *(f"       aws s3 rm {shlex.quote(f's3://{name}')} --recursive --endpoint-url {endpoint}" for name in names),
+        "  4. remove the site from the stack file, then run the `pulumi up` it prints:",
+        f"       {shlex.join(['storagectl', 'sites', 'remove', site, '--stack', stack, '--unprotected'])}",
+        "To stop managing the site but keep its buckets and media as they are, make Pulumi forget them "
+        "(their settings first, the buckets last), then do step 4:",
+    ]
+    for bucket in buckets:
+        for r in resources:
+            if r.name.startswith(f"{bucket.name}-"):
+                urn = child_urn(stack, r.type, r.name)
+                lines.append(f"       {shlex.join(['pulumi', 'state', 'delete', '--stack', stack, urn])}")
+        urn = child_urn(stack, bucket.type, bucket.name)
+        lines.append(f"       {shlex.join(['pulumi', 'state', 'delete', '--stack', stack, '--force', urn])}")
+    return lines

@@ -1,0 +1,111 @@
+"""The `storagectl verify` command; registered on the app in storagectl/cli.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from storagectl.verify.plan import VerifyPlan
+    from storagectl.verify.results import CheckResult
+
+# runner.DEFAULT_CONCURRENCY, not imported: runner pulls in boto3, and `storagectl --help` should stay fast.
+DEFAULT_CONCURRENCY = 16
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise typer.BadParameter(f"{value!r} is not allowed; use http(s)://host[:port], e.g. http://127.0.0.1:5000")
+    return value.rstrip("/")
+
+
+def verify(
+    stack: Annotated[str, typer.Option("--stack", help="Stack name: expectations from stacks/Pulumi.<stack>.yaml.")],
+    sites: Annotated[
+        list[str] | None, typer.Argument(help="Site slugs to check; all of the stack's sites when left out.")
+    ] = None,
+    outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs",
+            help="Saved `pulumi stack output --json --show-secrets` file; without it the Pulumi CLI is asked.",
+            dir_okay=False,
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="Talk to this S3 endpoint instead of the stack's (moto, a local server).",
+            callback=_endpoint,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON record per site and check.")] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Sites checked at the same time.")
+    ] = DEFAULT_CONCURRENCY,
+) -> None:
+    """Prove on the live endpoint what the stack promises each site.
+
+    Exit code 0 only when every check passed. For each site:
+    - its key writes, reads, lists and deletes a probe object in both buckets;
+    - the public probe loads anonymously at MEDIA_URL;
+    - the private probe is refused anonymously and loads through a signed URL;
+    - the public bucket's CORS equals the stack config (none when none is declared);
+    - the private bucket has its access block, ownership controls and TLS-only policy (AWS);
+    - its key is refused on the next site's private bucket.
+    """
+    from components.config import ConfigError
+    from storagectl.stack_files import read_stack_file, stack_path
+    from storagectl.verify.outputs import OutputsError, read_outputs
+    from storagectl.verify.plan import PlanError, build_plan
+    from storagectl.verify.report import Redactor, all_passed, json_document, print_table
+
+    stdout = Console(soft_wrap=True)
+    stderr = Console(stderr=True, soft_wrap=True)
+    try:
+        stack_file = read_stack_file(stack_path(stack))
+        settings = stack_file.settings()
+        stack_outputs = read_outputs(stack, outputs, cwd=stack_file.path.parent.parent)
+        plan = build_plan(settings, stack_outputs, sites or (), endpoint_url)
+    except (ConfigError, OutputsError, PlanError) as error:
+        for line in error.problems:
+            stderr.print(line, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+    redact = Redactor(plan.secrets())
+    results = _run_with_progress(plan, concurrency, stderr)
+    if as_json:
+        sys.stdout.write(json.dumps(json_document(plan.stack, results, redact), indent=2) + "\n")
+    else:
+        print_table(plan.stack, results, redact, stdout)
+    raise typer.Exit(0 if all_passed(results) else 1)
+
+
+def _run_with_progress(plan: VerifyPlan, concurrency: int, stderr: Console) -> list[CheckResult]:
+    """The checks, with a progress bar on stderr when it is a terminal (stdout stays clean)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from storagectl.verify.runner import run_checks
+
+    progress = Progress(
+        TextColumn("verifying sites"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("sites", total=len(plan.sites))
+        return run_checks(plan, concurrency=concurrency, on_site_done=lambda _: progress.advance(task))

@@ -1,0 +1,120 @@
+"""Reading a stack's outputs: from the Pulumi CLI, or from a file saved where the CLI runs.
+
+Both give the same JSON object: {"region", "endpoint_url", "sites", "site_settings"}.
+`site_settings` holds credentials, so nothing read here is ever echoed in a message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storagectl import pulumi_runner
+
+SAVE_HINT = "pulumi stack output --json --show-secrets --stack {stack} > outputs.json"
+
+
+class OutputsError(Exception):
+    """The outputs could not be read; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    source: str
+    """Where the outputs came from, for messages."""
+    region: str | None
+    endpoint_url: str | None
+    sites: dict[str, dict[str, Any]]
+    """Plain facts per site (buckets, media_url, cors)."""
+    site_settings: dict[str, dict[str, Any]]
+    """Secret per site: DSNs and the STORAGES block with the site's key."""
+
+
+def read_outputs(stack: str, outputs_file: Path | None = None, *, cwd: Path | None = None) -> StackOutputs:
+    """The stack's outputs from `outputs_file` when given, else from `pulumi stack output`."""
+    if outputs_file is not None:
+        source = str(outputs_file)
+        try:
+            text = outputs_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise OutputsError([f"{source}: cannot read the outputs file: {error.strerror}"]) from None
+    else:
+        source = f"pulumi stack output --stack {stack}"
+        text = _pulumi_outputs(stack, cwd)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        # The position only: the text may hold secrets.
+        raise OutputsError([f"{source}: not JSON (line {error.lineno}, column {error.colno})"]) from None
+    return parse_outputs(document, source=source, stack=stack)
+
+
+def _pulumi_outputs(stack: str, cwd: Path | None) -> str:
+    # Through the one runner that shells out to Pulumi, so tests can stand in for the CLI.
+    runner = pulumi_runner.runner()
+    if not runner.available():
+        raise OutputsError(
+            [
+                "the Pulumi CLI is not installed here and no --outputs FILE was given; where the CLI runs, save "
+                f"the outputs with `{SAVE_HINT.format(stack=stack)}` and pass --outputs outputs.json"
+            ]
+        )
+    done = runner.run(pulumi_runner.stack_output_args(stack), cwd=cwd or Path.cwd(), capture=True)
+    if done.returncode != 0:
+        detail = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "no message")
+        raise OutputsError([f"`pulumi stack output --stack {stack}` failed (exit {done.returncode}): {detail}"])
+    return done.stdout
+
+
+def parse_outputs(document: Any, *, source: str, stack: str) -> StackOutputs:
+    """Check the shape verify relies on; one line per problem, never a value."""
+    if not isinstance(document, dict):
+        raise OutputsError([f"{source}: expected a JSON object with sites and site_settings"])
+    problems: list[str] = []
+    sites = document.get("sites")
+    settings = document.get("site_settings")
+    if not isinstance(sites, dict):
+        problems.append(f"{source}: sites: missing or not an object; has `pulumi up` run for stack {stack}?")
+        sites = {}
+    if isinstance(settings, str):
+        problems.append(
+            f"{source}: site_settings: is hidden ({settings}); read the outputs with --show-secrets: "
+            f"`{SAVE_HINT.format(stack=stack)}`"
+        )
+        settings = {}
+    elif not isinstance(settings, dict):
+        problems.append(f"{source}: site_settings: missing or not an object")
+        settings = {}
+    for slug, facts in sites.items():
+        if not isinstance(facts, dict) or not isinstance(facts.get("public_bucket"), str):
+            problems.append(f"{source}: sites.{slug}: has no public_bucket")
+        block = settings.get(slug)
+        if block is None and settings:
+            problems.append(f"{source}: site_settings.{slug}: missing, though sites.{slug} is there")
+        elif block is not None and not _has_storages(block):
+            problems.append(f"{source}: site_settings.{slug}: has no STORAGES.default.OPTIONS with the site's key")
+    if problems:
+        raise OutputsError(problems)
+    return StackOutputs(
+        source=source,
+        region=document.get("region"),
+        endpoint_url=document.get("endpoint_url"),
+        sites=sites,
+        site_settings=settings,
+    )
+
+
+def _has_storages(block: Any) -> bool:
+    try:
+        options = block["STORAGES"]["default"]["OPTIONS"]
+    except (KeyError, TypeError):
+        return False
+    return isinstance(options, dict) and all(
+        isinstance(options.get(key), str) for key in ("access_key", "secret_key", "bucket_name")
+    )

@@ -1,0 +1,124 @@
+"""What verify checks per site: expectations from the stack config, endpoints and keys from the outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from components.config import CorsRule, StackSettings
+from components.regions import Capabilities
+from storagectl.verify.outputs import StackOutputs
+
+
+class PlanError(Exception):
+    """The sites asked for cannot be checked; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Credentials:
+    key_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BucketTarget:
+    name: str
+    acl: str
+    """The canned ACL Django sends with every upload to this bucket (STORAGES default_acl)."""
+
+
+@dataclass(frozen=True)
+class SiteTarget:
+    slug: str
+    endpoint_url: str
+    region_name: str
+    signature_version: str
+    addressing_style: str
+    credentials: Credentials
+    public: BucketTarget
+    private: BucketTarget | None
+    media_url: str
+    cors: CorsRule | None
+    """What the stack config declares, not what the outputs say."""
+    endpoint_overridden: bool = False
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    stack: str
+    region_id: str
+    capabilities: Capabilities
+    shared_credential: bool
+    """Sites share the stack's one key: isolation between them is not promised."""
+    sites: tuple[SiteTarget, ...]
+    undeployed: tuple[str, ...] = ()
+    """Sites in the stack config that the outputs do not have yet."""
+
+    def secrets(self) -> list[str]:
+        """Every credential string that must never be printed, in the forms it could appear."""
+        values: set[str] = set()
+        for site in self.sites:
+            for value in (site.credentials.key_id, site.credentials.secret):
+                values.update({value, quote(value, safe="")})
+        return sorted((value for value in values if value), key=len, reverse=True)
+
+
+def build_plan(
+    settings: StackSettings,
+    outputs: StackOutputs,
+    selected: Sequence[str] = (),
+    endpoint_url: str | None = None,
+) -> VerifyPlan:
+    """One target per selected site (all of the stack's sites when none are named)."""
+    declared = {site.slug: site for site in settings.sites}
+    unknown = [slug for slug in selected if slug not in declared]
+    if unknown:
+        known = ", ".join(declared) or "none"
+        raise PlanError([f"{settings.source}: no site {slug!r} in this stack; its sites: {known}" for slug in unknown])
+    slugs = list(dict.fromkeys(selected)) if selected else list(declared)
+    targets: list[SiteTarget] = []
+    undeployed: list[str] = []
+    for slug in slugs:
+        facts = outputs.sites.get(slug)
+        block = outputs.site_settings.get(slug)
+        if facts is None or block is None:
+            undeployed.append(slug)
+            continue
+        targets.append(_target(slug, facts, block, declared[slug].cors, endpoint_url))
+    return VerifyPlan(
+        stack=settings.stack,
+        region_id=settings.region.id,
+        capabilities=settings.region.capabilities,
+        shared_credential=settings.shares_one_credential,
+        sites=tuple(targets),
+        undeployed=tuple(undeployed),
+    )
+
+
+def _target(
+    slug: str, facts: dict[str, Any], block: dict[str, Any], cors: CorsRule | None, endpoint_url: str | None
+) -> SiteTarget:
+    storages = block["STORAGES"]
+    public = storages["default"]["OPTIONS"]
+    private = storages.get("private", {}).get("OPTIONS") if facts.get("private_bucket") else None
+    endpoint = endpoint_url or public.get("endpoint_url") or facts.get("endpoint_url") or ""
+    return SiteTarget(
+        slug=slug,
+        endpoint_url=endpoint.rstrip("/"),
+        region_name=public.get("region_name") or "us-east-1",
+        signature_version=public.get("signature_version") or "s3v4",
+        # A local server answers on one host: bucket subdomains of 127.0.0.1 do not resolve.
+        addressing_style="path" if endpoint_url else public.get("addressing_style") or "virtual",
+        credentials=Credentials(public["access_key"], public["secret_key"]),
+        public=BucketTarget(public["bucket_name"], public.get("default_acl") or "private"),
+        private=BucketTarget(private["bucket_name"], private.get("default_acl") or "private") if private else None,
+        media_url=block.get("MEDIA_URL") or facts.get("media_url") or "",
+        cors=cors,
+        endpoint_overridden=endpoint_url is not None,
+    )

@@ -1,0 +1,89 @@
+"""Check results, the check ids in report order, and one-line descriptions of S3 errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+PASS = "pass"
+FAIL = "fail"
+SKIP = "skip"
+"""Not shown either way, usually because an earlier step failed; counts as not passed."""
+NOT_APPLICABLE = "n/a"
+"""The stack does not promise it (region capability, no private bucket, shared key)."""
+
+DEPLOYED = "deployed"
+PUBLIC_READ_WRITE = "public.read-write"
+PUBLIC_ANONYMOUS_READ = "public.anonymous-read"
+PRIVATE_READ_WRITE = "private.read-write"
+PRIVATE_ANONYMOUS_REFUSED = "private.anonymous-refused"
+PRIVATE_SIGNED_URL = "private.signed-url"
+CORS = "cors"
+PRIVATE_ACCESS_BLOCK = "private.access-block"
+PRIVATE_OWNERSHIP = "private.ownership"
+PRIVATE_TLS_ONLY = "private.tls-only"
+ISOLATION = "isolation"
+CHECK_ORDER = (
+    DEPLOYED,
+    PUBLIC_READ_WRITE,
+    PUBLIC_ANONYMOUS_READ,
+    PRIVATE_READ_WRITE,
+    PRIVATE_ANONYMOUS_REFUSED,
+    PRIVATE_SIGNED_URL,
+    CORS,
+    PRIVATE_ACCESS_BLOCK,
+    PRIVATE_OWNERSHIP,
+    PRIVATE_TLS_ONLY,
+    ISOLATION,
+)
+
+# The key itself was rejected: nothing about permissions can be concluded.
+KEY_REJECTED_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    site: str
+    check: str
+    status: str
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PASS, NOT_APPLICABLE)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"site": self.site, "check": self.check, "status": self.status, "reason": self.reason}
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code") or http_status(error) or "error")
+
+
+def http_status(error: ClientError) -> int | None:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if status is not None else None
+
+
+def is_refusal(error: ClientError) -> bool:
+    """Access denied by policy (not a rejected key, not a missing bucket)."""
+    code = error_code(error)
+    return code == "AccessDenied" or (http_status(error) == 403 and code not in KEY_REJECTED_CODES)
+
+
+def describe(error: BaseException) -> str:
+    """One line naming what went wrong; S3 messages never carry the secret (report.py redacts anyway)."""
+    if isinstance(error, ClientError):
+        message = str(error.response.get("Error", {}).get("Message") or "").strip()
+        status = http_status(error)
+        text = f"{error_code(error)} (HTTP {status})" if status else error_code(error)
+        return f"{text}: {message}" if message and message != error_code(error) else text
+    if isinstance(error, NoCredentialsError):
+        return "no operator credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID as for `pulumi up`)"
+    if isinstance(error, BotoCoreError):
+        return f"{type(error).__name__}: {error}"
+    return f"{type(error).__name__}: {error}".splitlines()[0]

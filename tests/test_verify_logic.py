@@ -1,0 +1,274 @@
+"""verify's decisions on the configuration it reads (pure functions and in-process moto), and its clients.
+
+These hold the checks to configurations moto stores but does not act on (access blocks,
+TLS conditions), so what verify concludes from them is tested independently of moto's serving.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.config import CorsRule
+from components.policies import private_bucket_policy, public_read_policy
+from components.regions import AWS_CAPABILITIES
+from storagectl.verify.checks import HttpAnswer, Probe, anonymous_read, anonymous_refused, public_url
+from storagectl.verify.clients import Clients
+from storagectl.verify.config_checks import (
+    check_access_block,
+    check_cors,
+    check_ownership,
+    check_tls_only,
+    compare_cors,
+    has_tls_only_deny,
+)
+from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
+from storagectl.verify.report import REDACTED, Redactor
+from storagectl.verify.runner import isolation_targets
+
+BUCKET = "acme-media-acme-live-private"
+DECLARED = CorsRule(origins=("https://www.acme.example",), methods=("GET", "HEAD"), max_age_seconds=600)
+
+
+def site(slug: str, *, private: bool = True, key: str | None = None, **changes: Any) -> SiteTarget:
+    values: dict[str, Any] = {
+        "slug": slug,
+        "endpoint_url": "https://s3.eu-central-1.amazonaws.com",
+        "region_name": "eu-central-1",
+        "signature_version": "s3v4",
+        "addressing_style": "virtual",
+        "credentials": Credentials(key or f"AKIA{slug.upper()}", "secret/with+chars"),
+        "public": BucketTarget(f"acme-media-{slug}-public", "bucket-owner-full-control"),
+        "private": BucketTarget(f"acme-media-{slug}-private", "bucket-owner-full-control") if private else None,
+        "media_url": f"https://acme-media-{slug}-public.s3.eu-central-1.amazonaws.com/",
+        "cors": None,
+    }
+    values.update(changes)
+    return SiteTarget(**values)
+
+
+def plan(*sites: SiteTarget, shared: bool = False) -> VerifyPlan:
+    return VerifyPlan("prod", "aws-eu-central-1", AWS_CAPABILITIES, shared, tuple(sites))
+
+
+# CORS --------------------------------------------------------------------------------------
+
+
+def test_cors_equal_to_the_declaration_passes_in_any_order() -> None:
+    rule = {
+        "AllowedOrigins": ["https://www.acme.example"],
+        "AllowedMethods": ["HEAD", "GET"],
+        "AllowedHeaders": ["*"],
+        "MaxAgeSeconds": 600,
+    }
+    assert compare_cors(DECLARED, [rule]) == (
+        "pass",
+        "CORS is live for https://www.acme.example (GET, HEAD; max age 600s)",
+    )
+
+
+def test_refuses_cors_with_an_extra_expose_header() -> None:
+    rule = {
+        "AllowedOrigins": ["https://www.acme.example"],
+        "AllowedMethods": ["GET", "HEAD"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 600,
+    }
+    assert compare_cors(DECLARED, [rule]) == (
+        "fail",
+        "CORS differs from the stack config: expose_headers is ['ETag'], declared []",
+    )
+
+
+def test_refuses_two_cors_rules_where_one_is_declared() -> None:
+    rule = {"AllowedOrigins": ["https://www.acme.example"], "AllowedMethods": ["GET"]}
+    assert compare_cors(DECLARED, [rule, rule]) == ("fail", "the bucket has 2 CORS rules; the stack declares one")
+
+
+def test_no_cors_where_none_is_declared_passes() -> None:
+    assert compare_cors(None, []) == ("pass", "no CORS rules, as the stack declares")
+
+
+# TLS-only deny -----------------------------------------------------------------------------
+
+
+def test_the_components_private_policy_has_the_tls_only_deny() -> None:
+    assert has_tls_only_deny(private_bucket_policy(BUCKET), BUCKET)
+
+
+def test_accepts_equivalent_spellings_of_the_tls_only_deny() -> None:
+    statement = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:*"],
+        "Resource": [f"arn:aws:s3:::{BUCKET}*"],
+        "Condition": {"Bool": {"AWS:SecureTransport": [False]}},
+    }
+    assert has_tls_only_deny({"Statement": statement}, BUCKET)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Effect": "Allow"},
+        {"Action": "s3:GetObject"},
+        {"Resource": f"arn:aws:s3:::{BUCKET}"},
+        {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}},
+        {"Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+    ],
+)
+def test_refuses_a_deny_that_does_not_cover_every_request_without_tls(change: dict[str, Any]) -> None:
+    statement = {**private_bucket_policy(BUCKET)["Statement"][0], **change}
+    assert not has_tls_only_deny({"Statement": [statement]}, BUCKET)
+
+
+def test_the_public_read_policy_is_not_a_tls_only_deny() -> None:
+    assert not has_tls_only_deny(public_read_policy(BUCKET), BUCKET)
+
+
+# The same checks on configuration stored by moto in-process ---------------------------------
+
+
+@pytest.fixture
+def s3() -> Any:
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-central-1")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        yield client
+
+
+def test_configuration_checks_fail_on_a_bare_bucket(s3: Any) -> None:
+    results = [
+        check_cors("acme-live", s3, BUCKET, DECLARED),
+        check_access_block("acme-live", s3, BUCKET),
+        check_ownership("acme-live", s3, BUCKET),
+        check_tls_only("acme-live", s3, BUCKET),
+    ]
+    assert [(r.check, r.status) for r in results] == [
+        ("cors", "fail"),
+        ("private.access-block", "fail"),
+        ("private.ownership", "fail"),
+        ("private.tls-only", "fail"),
+    ]
+    assert results[2].reason == (
+        f"{BUCKET}: no ownership controls: ACLs are enabled; the design is BucketOwnerEnforced"
+    )
+
+
+def test_configuration_checks_pass_on_the_declared_configuration(s3: Any) -> None:
+    s3.put_bucket_cors(
+        Bucket=BUCKET,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["https://www.acme.example"],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+    flags = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+    s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=flags)
+    s3.put_bucket_ownership_controls(
+        Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(private_bucket_policy(BUCKET)))
+    results = [
+        check_cors("acme-live", s3, BUCKET, DECLARED),
+        check_access_block("acme-live", s3, BUCKET),
+        check_ownership("acme-live", s3, BUCKET),
+        check_tls_only("acme-live", s3, BUCKET),
+    ]
+    assert [r.status for r in results] == ["pass"] * 4
+
+
+# URLs and anonymous answers ------------------------------------------------------------------
+
+
+def test_public_url_is_media_url_plus_key_when_its_host_resolves() -> None:
+    target = site("acme-live", media_url="https://media.acme.example/")
+    assert public_url(target, "k.txt", resolve=lambda host: True) == ("https://media.acme.example/k.txt", "")
+
+
+def test_public_url_falls_back_to_the_bucket_url_when_the_media_domain_does_not_resolve() -> None:
+    target = site("acme-live", media_url="https://media.acme.example/")
+    url, note = public_url(target, "k.txt", resolve=lambda host: False)
+    assert url == "https://acme-media-acme-live-public.s3.eu-central-1.amazonaws.com/k.txt"
+    assert note == " (MEDIA_URL host media.acme.example does not resolve: used the bucket URL)"
+
+
+def test_public_url_with_an_endpoint_override_is_path_style_on_that_endpoint() -> None:
+    target = site("acme-live", endpoint_url="http://127.0.0.1:5000", addressing_style="path", endpoint_overridden=True)
+    url, note = public_url(target, "k.txt", resolve=lambda host: True)
+    assert url == "http://127.0.0.1:5000/acme-media-acme-live-public/k.txt"
+    assert note.startswith(" (--endpoint-url given")
+
+
+def test_anonymous_read_fails_when_a_cdn_answers_other_content() -> None:
+    probe = Probe.new("acme-media-acme-live-public")
+    target = site("acme-live", media_url="https://media.acme.example/")
+    result = anonymous_read(target, probe, get=lambda url: HttpAnswer(200, b"cached page"))
+    assert result.status == "fail"
+    assert "returned other content than the probe" in result.reason
+
+
+def test_private_object_answering_404_anonymously_is_not_counted_as_refused() -> None:
+    probe = Probe.new("acme-media-acme-live-private")
+    result = anonymous_refused(site("acme-live"), probe, get=lambda url: HttpAnswer(404))
+    assert (result.status, result.reason.endswith("answered HTTP 404, expected 403")) == ("fail", True)
+
+
+# Isolation pairs and redaction ---------------------------------------------------------------
+
+
+def test_isolation_tries_each_key_on_the_next_private_bucket_in_a_ring() -> None:
+    sites = [site("a"), site("b", private=False), site("c"), site("d", private=False)]
+    targets = isolation_targets(plan(*sites))
+    assert {attacker: target.slug for attacker, target in targets.items()} == {"a": "c", "b": "c", "c": "a", "d": "a"}
+
+
+def test_isolation_has_no_pairs_when_sites_share_one_key() -> None:
+    assert isolation_targets(plan(site("a", key="SHARED"), site("b", key="SHARED"), shared=True)) == {}
+
+
+def test_redactor_removes_key_ids_and_secrets_also_percent_encoded() -> None:
+    target = site("acme-live")
+    redact = Redactor(plan(target).secrets())
+    text = f"failed for {target.credentials.key_id} with secret%2Fwith%2Bchars and secret/with+chars"
+    assert redact(text) == f"failed for {REDACTED} with {REDACTED} and {REDACTED}"
+
+
+def _signing_key(client: Any) -> str:
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+    return parse_qs(urlsplit(url).query)["X-Amz-Credential"][0].split("/")[0]
+
+
+def test_each_thread_gets_its_own_clients_signing_with_the_key_asked_for() -> None:
+    clients = Clients()
+    target = site("a")
+    first, second = Credentials("AKIAFIRST", "s1"), Credentials("AKIASECOND", "s2")
+    own = clients.for_key(target, first)
+    other = clients.for_key(target, second, "other")
+    assert own is not other
+    assert (_signing_key(own), _signing_key(other)) == ("AKIAFIRST", "AKIASECOND")
+    elsewhere: list[Any] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(clients.for_key(target, second)))
+    thread.start()
+    thread.join(timeout=30)
+    assert elsewhere[0] is not own
+    assert _signing_key(own) == "AKIAFIRST"
+
+
+def test_the_cli_default_concurrency_is_the_runners() -> None:
+    from storagectl.verify import command, runner
+
+    assert command.DEFAULT_CONCURRENCY == runner.DEFAULT_CONCURRENCY == 16

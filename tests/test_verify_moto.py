@@ -1,0 +1,362 @@
+"""`storagectl verify` end to end against a moto server on 127.0.0.1, over real HTTP.
+
+The AWS example stack is evaluated offline, created on moto by tests/support/moto_apply.py,
+and verify runs through the CLI with an outputs file holding the real moto keys and with moto
+enforcing IAM (signatures, user policies). Then one thing at a time is broken and exactly the
+checks that depend on it must stop passing. What moto does not enforce is said per test;
+tests/support/moto_verify.py names the two moto gaps it closes (TLS-only deny, unsigned
+requests under IAM enforcement).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from storagectl.cli import app
+from storagectl.offline import Evaluation, evaluate
+from storagectl.stack_files import read_stack_file, stack_path
+from tests.support.moto_apply import SiteKey, apply_resources
+from tests.support.moto_verify import (
+    ROOT_KEY,
+    Deployment,
+    client,
+    deploy,
+    iam_enforced,
+    moto_gaps_closed,
+    moto_server,
+    outputs_with_keys,
+    reset_moto,
+)
+
+STACK = "aws-eu-central-1"
+LIVE_PUBLIC = "acme-media-acme-live-public"
+LIVE_PRIVATE = "acme-media-acme-live-private"
+PRIVATE_CHECKS = ("private.read-write", "private.anonymous-refused", "private.signed-url")
+HARDENING = ("private.access-block", "private.ownership", "private.tls-only")
+EVERY_CHECK_PASSES = {
+    **{
+        (site, check): "pass"
+        for site in ("acme-live", "acme-stage")
+        for check in ("public.read-write", "public.anonymous-read", *PRIVATE_CHECKS, "cors", *HARDENING, "isolation")
+    },
+    **{("brochure-live", check): "pass" for check in ("public.read-write", "public.anonymous-read", "cors")},
+    **{("brochure-live", check): "n/a" for check in (*PRIVATE_CHECKS, *HARDENING)},
+    ("brochure-live", "isolation"): "pass",
+}
+
+
+@pytest.fixture(scope="module")
+def aws_evaluation() -> Evaluation:
+    return evaluate(read_stack_file(stack_path(STACK)))
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_gaps_closed(), moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def deployed(aws_evaluation: Evaluation, endpoint: str) -> Iterator[Deployment]:
+    reset_moto(endpoint)
+    deployment = deploy(aws_evaluation, endpoint)
+    yield deployment
+    # Every run, passing or not, must leave no probe object behind.
+    assert deployment.leftover_probes() == []
+
+
+def run_verify(
+    deployment: Deployment, tmp_path: Path, *args: str, as_json: bool = True, operator: SiteKey | None = None
+) -> Any:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
+    operator = operator or deployment.operator
+    env = {
+        "AWS_ACCESS_KEY_ID": operator.key_id,
+        "AWS_SECRET_ACCESS_KEY": operator.secret,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_DEFAULT_PROFILE": None,
+    }
+    command = ["verify", "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", deployment.endpoint, *args]
+    with iam_enforced():
+        return CliRunner().invoke(app, [*command, *(["--json"] if as_json else [])], env=env)
+
+
+def statuses(result: Any) -> dict[tuple[str, str], str]:
+    document = json.loads(result.stdout)
+    return {(record["site"], record["check"]): record["status"] for record in document["results"]}
+
+
+def reasons(result: Any) -> dict[tuple[str, str], str]:
+    document = json.loads(result.stdout)
+    return {(record["site"], record["check"]): record["reason"] for record in document["results"]}
+
+
+def not_passed(result: Any) -> dict[tuple[str, str], str]:
+    return {key: status for key, status in statuses(result).items() if status not in ("pass", "n/a")}
+
+
+def test_every_check_passes_on_a_fresh_deployment(deployed: Deployment, tmp_path: Path) -> None:
+    """All checks pass with IAM enforced by moto: each key works on its own buckets only."""
+    result = run_verify(deployed, tmp_path)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert statuses(result) == EVERY_CHECK_PASSES
+    why = reasons(result)
+    assert (
+        "(--endpoint-url given: used the bucket URL, not MEDIA_URL https://media.acme.example/)"
+        in (why[("acme-live", "public.anonymous-read")])
+    )
+    assert why[("acme-stage", "isolation")].startswith(
+        "acme-live's private bucket acme-media-acme-live-private refused"
+    )
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_removed_cors_fails_only_the_cors_check(deployed: Deployment, tmp_path: Path) -> None:
+    deployed.s3().delete_bucket_cors(Bucket=LIVE_PUBLIC)
+    result = run_verify(deployed, tmp_path)
+    assert result.exit_code == 1
+    assert not_passed(result) == {("acme-live", "cors"): "fail"}
+    assert reasons(result)[("acme-live", "cors")] == (
+        f"{LIVE_PUBLIC}: no CORS configuration on the bucket; the stack declares origins "
+        "https://acme.example, https://www.acme.example"
+    )
+
+
+def test_changed_cors_names_each_difference(deployed: Deployment, tmp_path: Path) -> None:
+    rule = {"AllowedOrigins": ["https://www.acme.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 60}
+    deployed.s3().put_bucket_cors(Bucket=LIVE_PUBLIC, CORSConfiguration={"CORSRules": [rule]})
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "cors"): "fail"}
+    reason = reasons(result)[("acme-live", "cors")]
+    assert "origins is ['https://www.acme.example'], declared ['https://acme.example', 'https://www.acme.example']" in (
+        reason
+    )
+    assert "methods is ['GET'], declared ['GET', 'HEAD']" in reason
+    assert "headers is [], declared ['*']" in reason
+    assert "max_age_seconds is 60, declared 3600" in reason
+
+
+def test_cors_on_a_site_that_declares_none_fails(deployed: Deployment, tmp_path: Path) -> None:
+    rule = {"AllowedOrigins": ["https://evil.example"], "AllowedMethods": ["GET"]}
+    deployed.s3().put_bucket_cors(Bucket="acme-media-brochure-live-public", CORSConfiguration={"CORSRules": [rule]})
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("brochure-live", "cors"): "fail"}
+    assert "(origins https://evil.example) but the stack declares none" in reasons(result)[("brochure-live", "cors")]
+
+
+def test_deleted_access_block_fails_only_the_access_block_check(deployed: Deployment, tmp_path: Path) -> None:
+    """Reads the configuration only: moto 5.2.5 ignores public access blocks when it serves requests."""
+    deployed.s3().delete_public_access_block(Bucket=LIVE_PRIVATE)
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "private.access-block"): "fail"}
+    assert "no public access block" in reasons(result)[("acme-live", "private.access-block")]
+
+
+def test_weakened_access_block_names_the_flags_off(deployed: Deployment, tmp_path: Path) -> None:
+    flags = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
+    deployed.s3().put_public_access_block(Bucket=LIVE_PRIVATE, PublicAccessBlockConfiguration=flags)
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "private.access-block"): "fail"}
+    assert reasons(result)[("acme-live", "private.access-block")].endswith(
+        "public access block flags off: BlockPublicPolicy, RestrictPublicBuckets"
+    )
+
+
+def test_public_policy_on_the_private_bucket_is_caught_anonymously(deployed: Deployment, tmp_path: Path) -> None:
+    """A public-read statement added beside the TLS-only deny: an anonymous GET now succeeds.
+
+    On AWS the access block would refuse this policy (BlockPublicPolicy); moto 5.2.5 ignores
+    the block, which lets the test show the live anonymous check catching a public private bucket.
+    """
+    s3 = deployed.s3()
+    policy = json.loads(s3.get_bucket_policy(Bucket=LIVE_PRIVATE)["Policy"])
+    policy["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{LIVE_PRIVATE}/*"}
+    )
+    s3.put_bucket_policy(Bucket=LIVE_PRIVATE, Policy=json.dumps(policy))
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "private.anonymous-refused"): "fail"}
+    assert (
+        "returned the private probe (HTTP 200): the private bucket is readable by anyone"
+        in (reasons(result)[("acme-live", "private.anonymous-refused")])
+    )
+
+
+def test_removed_public_read_policy_fails_anonymous_read_and_probe_is_removed(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    """The anonymous GET fails after the probe was written; the fixture checks the probe is gone."""
+    deployed.s3().delete_bucket_policy(Bucket=LIVE_PUBLIC)
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "public.anonymous-read"): "fail"}
+    assert "answered HTTP 403: public media would not load" in reasons(result)[("acme-live", "public.anonymous-read")]
+
+
+def test_ownership_with_acls_enabled_fails_the_ownership_check(deployed: Deployment, tmp_path: Path) -> None:
+    controls = {"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    deployed.s3().put_bucket_ownership_controls(Bucket=LIVE_PRIVATE, OwnershipControls=controls)
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "private.ownership"): "fail"}
+    assert "object ownership is ObjectWriter" in reasons(result)[("acme-live", "private.ownership")]
+
+
+def test_missing_tls_only_deny_fails_the_tls_check(deployed: Deployment, tmp_path: Path) -> None:
+    """Reads the policy only: moto cannot tell TLS from plain requests (see tests/support/moto_verify.py)."""
+    deployed.s3().delete_bucket_policy(Bucket=LIVE_PRIVATE)
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "private.tls-only"): "fail"}
+    assert "no bucket policy" in reasons(result)[("acme-live", "private.tls-only")]
+
+
+def test_deleted_site_key_fails_its_read_write_checks(deployed: Deployment, tmp_path: Path) -> None:
+    """moto rejects the deleted key (InvalidAccessKeyId); checks that need its probe are skipped."""
+    iam = deployed.iam()
+    iam.delete_access_key(UserName="acme-media-acme-stage", AccessKeyId=deployed.keys["acme-stage"].key_id)
+    result = run_verify(deployed, tmp_path)
+    assert result.exit_code == 1
+    assert not_passed(result) == {
+        ("acme-stage", "public.read-write"): "fail",
+        ("acme-stage", "public.anonymous-read"): "skip",
+        ("acme-stage", "private.read-write"): "fail",
+        ("acme-stage", "private.anonymous-refused"): "skip",
+        ("acme-stage", "private.signed-url"): "skip",
+        ("acme-stage", "isolation"): "skip",
+        # acme-live's key is tried on acme-stage's bucket, which now holds no probe to get.
+        ("acme-live", "isolation"): "skip",
+    }
+    why = reasons(result)
+    assert "put of the probe object failed: InvalidAccessKeyId (HTTP 403)" in why[("acme-stage", "public.read-write")]
+    assert "acme-stage's key was rejected (InvalidAccessKeyId)" in why[("acme-stage", "isolation")]
+    assert why[("acme-live", "isolation")].endswith(
+        "refused list and put; get not checked (acme-stage could not write its probe)"
+    )
+
+
+def test_widened_site_policy_fails_isolation(deployed: Deployment, tmp_path: Path) -> None:
+    """moto enforces the user's inline policy: with s3:* on every bucket, the key reaches acme-stage's."""
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    deployed.iam().put_user_policy(
+        UserName="acme-media-acme-live", PolicyName="acme-live-access-policy", PolicyDocument=json.dumps(everything)
+    )
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "isolation"): "fail"}
+    assert reasons(result)[("acme-live", "isolation")] == (
+        "this site's key may list, put, get in acme-stage's private bucket acme-media-acme-stage-private: "
+        "its policy reaches beyond its own buckets"
+    )
+
+
+def test_objects_only_widening_is_caught_by_the_get(deployed: Deployment, tmp_path: Path) -> None:
+    """GetObject on every bucket, nothing else widened: only the get of the other site's probe shows it."""
+    policy = json.loads(
+        next(r for r in deployed.evaluation.resources if r.name == "acme-live-access-policy").inputs["policy"]
+    )
+    policy["Statement"].append({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"})
+    deployed.iam().put_user_policy(
+        UserName="acme-media-acme-live", PolicyName="acme-live-access-policy", PolicyDocument=json.dumps(policy)
+    )
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("acme-live", "isolation"): "fail"}
+    assert reasons(result)[("acme-live", "isolation")].startswith("this site's key may get in acme-stage's")
+
+
+def test_operator_without_read_permission_skips_configuration_checks(deployed: Deployment, tmp_path: Path) -> None:
+    """A site key stands in for an operator who may not read the other buckets' configuration.
+
+    Every configuration check is reported as not shown (skip), none as passed, and the run fails.
+    """
+    result = run_verify(deployed, tmp_path, operator=deployed.keys["brochure-live"])
+    assert result.exit_code == 1
+    configuration = {(site, check) for site in ("acme-live", "acme-stage") for check in ("cors", *HARDENING)}
+    assert not_passed(result) == {key: "skip" for key in configuration | {("brochure-live", "cors")}}
+    assert reasons(result)[("acme-live", "cors")].startswith("cannot read the CORS configuration: AccessDenied")
+
+
+def test_selected_site_only_is_checked(deployed: Deployment, tmp_path: Path) -> None:
+    result = run_verify(deployed, tmp_path, "acme-live")
+    assert result.exit_code == 0
+    checked = statuses(result)
+    assert {site for site, _ in checked} == {"acme-live"}
+    assert checked[("acme-live", "isolation")] == "n/a"
+
+
+def test_serial_and_concurrent_runs_agree(deployed: Deployment, tmp_path: Path) -> None:
+    serial = run_verify(deployed, tmp_path, "--concurrency", "1")
+    concurrent = run_verify(deployed, tmp_path, "--concurrency", "3")
+    assert statuses(serial) == statuses(concurrent) == EVERY_CHECK_PASSES
+
+
+def test_credentials_never_appear_in_the_output(deployed: Deployment, tmp_path: Path) -> None:
+    """Passing and failing runs, table and JSON: no key id or secret of any site or the operator."""
+    iam = deployed.iam()
+    iam.delete_access_key(UserName="acme-media-acme-stage", AccessKeyId=deployed.keys["acme-stage"].key_id)
+    runs = [run_verify(deployed, tmp_path), run_verify(deployed, tmp_path, as_json=False)]
+    assert [run.exit_code for run in runs] == [1, 1]
+    assert "NOT all checks passed" in runs[1].stdout
+    for run in runs:
+        printed = run.stdout + run.stderr
+        for secret in deployed.secrets():
+            assert secret not in printed
+
+
+def test_custom_region_stack_checks_what_the_region_supports(endpoint: str, tmp_path: Path) -> None:
+    """The `local` example stack (custom endpoint, one shared key, public read by canned ACL).
+
+    moto does not enforce IAM here: the stack's key is moto's default one, as with
+    `make local-s3`. Public read rests on the `public-read` ACL each upload carries, which moto
+    honours for anonymous GETs; hardening checks the region lacks are n/a, not passed or failed.
+    """
+    reset_moto(endpoint)
+    evaluation = evaluate(read_stack_file(stack_path("local")))
+    apply_resources(evaluation.resources, client("s3", endpoint, "us-east-1"))
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(outputs_with_keys(evaluation.outputs, {"demo": ROOT_KEY})), encoding="utf-8")
+    command = ["verify", "--stack", "local", "--outputs", str(outputs), "--endpoint-url", endpoint, "--json"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert statuses(result) == {
+        **{
+            ("demo", check): "pass" for check in ("public.read-write", "public.anonymous-read", *PRIVATE_CHECKS, "cors")
+        },
+        ("demo", "private.access-block"): "n/a",
+        ("demo", "private.ownership"): "n/a",
+        ("demo", "private.tls-only"): "n/a",
+        ("demo", "isolation"): "n/a",
+    }
+    why = reasons(result)
+    assert why[("demo", "public.read-write")].startswith("local-media-demo-public: put (acl public-read)")
+    assert why[("demo", "private.access-block")] == "region custom has no public access blocks"
+
+
+def test_a_probe_the_key_may_not_delete_is_named_in_the_reason(deployed: Deployment, tmp_path: Path) -> None:
+    """moto enforces the missing s3:DeleteObject: verify tries again in `finally`, then says where the probe is."""
+    policy = json.loads(
+        next(r for r in deployed.evaluation.resources if r.name == "brochure-live-access-policy").inputs["policy"]
+    )
+    for statement in policy["Statement"]:
+        statement["Action"] = [action for action in statement["Action"] if action != "s3:DeleteObject"]
+    deployed.iam().put_user_policy(
+        UserName="acme-media-brochure-live",
+        PolicyName="brochure-live-access-policy",
+        PolicyDocument=json.dumps(policy),
+    )
+    result = run_verify(deployed, tmp_path)
+    assert not_passed(result) == {("brochure-live", "public.read-write"): "fail"}
+    reason = reasons(result)[("brochure-live", "public.read-write")]
+    assert "delete of the probe object failed: AccessDenied" in reason
+    [leftover] = deployed.leftover_probes()
+    assert f"probe object s3://{leftover} could not be removed" in reason
+    deployed.s3().delete_object(Bucket=leftover.split("/", 1)[0], Key=leftover.split("/", 1)[1])
