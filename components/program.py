@@ -105,5 +105,19 @@ def run(settings: StackSettings) -> None:
     pulumi.export("endpoint_url", settings.region.endpoint_url)
     pulumi.export("region_notes", list(settings.region.notes))
     pulumi.export("sites", {slug: site_facts(settings, site) for slug, site in sites.items()})
-    # DSNs and STORAGES hold the site's key: one secret output, read with --show-secrets.
-    pulumi.export("site_settings", pulumi.Output.secret({slug: site.django_settings for slug, site in sites.items()}))
+    pulumi.export("site_settings", all_site_settings(sites))
+
+
+def all_site_settings(sites: dict[str, SiteStorage]) -> pulumi.Output[dict[str, Any]]:
+    """DSNs and STORAGES of every site: one secret output, read with --show-secrets.
+
+    Built in one apply over the sites' keys: an Output per site's settings, combined into a
+    dict, would lift every settings value into an Output of its own once more.
+    """
+    credentials: pulumi.Output[list[Any]] = pulumi.Output.all(*(site.credential for site in sites.values()))
+
+    def build(pairs: list[list[str]]) -> dict[str, Any]:
+        return {slug: site.settings_for(pair) for (slug, site), pair in zip(sites.items(), pairs, strict=True)}
+
+    secret_credentials: pulumi.Output[list[Any]] = pulumi.Output.secret(credentials)
+    return secret_credentials.apply(build)

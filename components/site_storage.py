@@ -76,8 +76,8 @@ class SiteStorage(pulumi.ComponentResource):
     media_url: str
     cors: dict[str, Any] | None
     dsn_unavailable_reason: str | None
-    django_settings: pulumi.Output[dict[str, Any]]
-    """Secret: default_storage_dsn, private_storage_dsn and the STORAGES block."""
+    credential: pulumi.Output[list[str]]
+    """Secret: the [key id, secret] handed to the site."""
 
     def __init__(self, name: str, args: SiteStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Read by the offline preview's stack transformation to tell which site a child belongs to.
@@ -113,22 +113,30 @@ class SiteStorage(pulumi.ComponentResource):
         self.media_url = media_url(args.region, args.public_bucket, args.site.media_domain)
         self.cors = args.site.cors.as_dict() if args.site.cors is not None else None
         self.dsn_unavailable_reason = dsn_unavailable_reason(args.region, args.public_bucket)
-        region = args.region
-        reason = self.dsn_unavailable_reason
 
-        def settings(values: list[str]) -> dict[str, Any]:
-            key, secret_key = values
-            block = storages_block(region, public, private, key, secret_key)
-            return {
-                "default_storage_dsn": None if reason else storage_dsn(region, public, key, secret_key),
-                "private_storage_dsn": (
-                    storage_dsn(region, private, key, secret_key) if private is not None and not reason else None
-                ),
-                **block,
-            }
+        self._access = (public, private)
+        # Secret through the secret key itself: wrapping the settings dict in Output.secret would
+        # lift every key and value of it into an Output of its own (~100 per site).
+        self.credential = pulumi.Output.all(key_id, pulumi.Output.secret(secret))
+        self.register_outputs({"public_bucket": self.public_bucket, "credential": self.credential})
 
-        self.django_settings = pulumi.Output.secret(pulumi.Output.all(key_id, secret).apply(settings))
-        self.register_outputs({"public_bucket": self.public_bucket, "django_settings": self.django_settings})
+    def settings_for(self, credential: list[str]) -> dict[str, Any]:
+        """The site's Django settings (DSNs, STORAGES, MEDIA_URL) for the resolved credential."""
+        key, secret_key = credential
+        region, reason = self._args.region, self.dsn_unavailable_reason
+        public, private = self._access
+        return {
+            "default_storage_dsn": None if reason else storage_dsn(region, public, key, secret_key),
+            "private_storage_dsn": (
+                storage_dsn(region, private, key, secret_key) if private is not None and not reason else None
+            ),
+            **storages_block(region, public, private, key, secret_key),
+        }
+
+    @property
+    def django_settings(self) -> pulumi.Output[dict[str, Any]]:
+        """Secret: default_storage_dsn, private_storage_dsn and the STORAGES block."""
+        return self.credential.apply(self.settings_for)
 
     def _bucket(self, role: str, bucket_name: str, *, public: bool) -> aws.s3.Bucket:
         """A bucket and the configuration its role needs, as far as the region supports it."""
