@@ -21,7 +21,7 @@ import pulumi
 
 # The harness's own mocks, so the floor answers exactly like preview does. This also imports
 # components.config and ruamel.yaml (~35 ms), which the floor counts: a bias under 1% at 1,000 sites.
-from storagectl.offline import PROJECT, PreviewMocks, full_collections_paused, worker_threads_joined
+from storagectl.offline import PROJECT, PreviewMocks, collections_paused, worker_threads_joined
 
 # Package of a type token -> the Python SDK that implements it.
 SDK_MODULES = {"aws": "pulumi_aws", "exoscale": "pulumiverse_exoscale"}
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     logger.addHandler(logging.NullHandler())
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="floor", preview=True, logger=logger)
     # Like the program: the harness's GC policy, and wait until every registration has settled.
-    with worker_threads_joined(), full_collections_paused():
+    with worker_threads_joined(), collections_paused():
         pulumi.runtime.test(lambda: register(recorded))()
     received = [(typ, name, inputs) for typ, name, inputs, custom in mocks.registered if custom]
     if "--check" in argv:

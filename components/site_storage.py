@@ -133,11 +133,6 @@ class SiteStorage(pulumi.ComponentResource):
             **storages_block(region, public, private, key, secret_key),
         }
 
-    @property
-    def django_settings(self) -> pulumi.Output[dict[str, Any]]:
-        """Secret: default_storage_dsn, private_storage_dsn and the STORAGES block."""
-        return self.credential.apply(self.settings_for)
-
     def _bucket(self, role: str, bucket_name: str, *, public: bool) -> aws.s3.Bucket:
         """A bucket and the configuration its role needs, as far as the region supports it."""
         args = self._args
