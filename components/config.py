@@ -41,7 +41,6 @@ _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _SIGNING_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-_LONGEST_SUFFIX = len("--private")
 
 
 @dataclass(frozen=True)

@@ -115,14 +115,6 @@ def apply_resources(resources: list[RecordedResource], s3: Any, iam: Any | None 
     return keys
 
 
-def policy_document(resources: list[RecordedResource], name: str) -> dict[str, Any]:
-    """The parsed JSON policy of the resource called `name`."""
-    for resource in resources:
-        if resource.name == name:
-            return json.loads(resource.inputs["policy"])
-    raise KeyError(name)
-
-
 # moto 5.2.5 evaluates only StringEquals conditions in bucket policies and ignores any other
 # operator, so a Deny guarded by `Bool aws:SecureTransport false` denies every request,
 # https ones included (moto/iam/policy_conditions.py).
