@@ -7,6 +7,7 @@ TLS conditions), so what verify concludes from them is tested independently of m
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +20,7 @@ from components.config import CorsRule
 from components.policies import private_bucket_policy, public_read_policy
 from components.regions import AWS_CAPABILITIES
 from storagectl.verify.checks import HttpAnswer, Probe, anonymous_read, anonymous_refused, public_url
-from storagectl.verify.clients import Clients
+from storagectl.verify.clients import Clients, NoKeyChosen
 from storagectl.verify.config_checks import (
     check_access_block,
     check_cors,
@@ -227,6 +228,17 @@ def test_private_object_answering_404_anonymously_is_not_counted_as_refused() ->
     assert (result.status, result.reason.endswith("answered HTTP 404, expected 403")) == ("fail", True)
 
 
+def test_an_endpoint_nobody_answers_is_skipped_with_the_connection_error() -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    target = site("acme-live", endpoint_url=f"http://127.0.0.1:{port}", addressing_style="path")
+    result = anonymous_refused(target, Probe.new("acme-media-acme-live-private"))
+    assert result.status == "skip"
+    assert "did not get an answer" in result.reason and "Connection refused" in result.reason
+    assert "\n" not in result.reason
+
+
 # Isolation pairs and redaction ---------------------------------------------------------------
 
 
@@ -252,20 +264,59 @@ def _signing_key(client: Any) -> str:
     return parse_qs(urlsplit(url).query)["X-Amz-Credential"][0].split("/")[0]
 
 
-def test_each_thread_gets_its_own_clients_signing_with_the_key_asked_for() -> None:
+def test_handles_share_one_client_and_each_signs_with_its_own_key_also_interleaved() -> None:
     clients = Clients()
     target = site("a")
     first, second = Credentials("AKIAFIRST", "s1"), Credentials("AKIASECOND", "s2")
-    own = clients.for_key(target, first)
-    other = clients.for_key(target, second, "other")
-    assert own is not other
-    assert (_signing_key(own), _signing_key(other)) == ("AKIAFIRST", "AKIASECOND")
-    elsewhere: list[Any] = []
-    thread = threading.Thread(target=lambda: elsewhere.append(clients.for_key(target, second)))
+    own, other = clients.for_key(target, first), clients.for_key(target, second)
+    assert own.meta is other.meta  # one botocore client behind both handles
+    assert [_signing_key(handle) for handle in (own, other, own, other)] == [
+        "AKIAFIRST",
+        "AKIASECOND",
+        "AKIAFIRST",
+        "AKIASECOND",
+    ]
+    assert "AKIA" not in repr(own) and "s1" not in repr(own)
+
+
+def test_threads_signing_at_once_each_get_their_own_key() -> None:
+    """The key is chosen per thread: 8 threads signing at once never sign with each other's key."""
+    clients = Clients(pool_connections=8)
+    target = site("a")
+    start = threading.Barrier(8)
+    seen: dict[str, set[str]] = {}
+
+    def sign_many(index: int) -> None:
+        handle = clients.for_key(target, Credentials(f"AKIATHREAD{index}", f"secret{index}"))
+        start.wait(timeout=30)
+        seen[f"AKIATHREAD{index}"] = {_signing_key(handle) for _ in range(200)}
+
+    threads = [threading.Thread(target=sign_many, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert seen == {key: {key} for key in (f"AKIATHREAD{index}" for index in range(8))}
+
+
+def test_a_request_on_a_thread_that_chose_no_key_is_not_signed_with_another_threads_key() -> None:
+    clients = Clients()
+    target = site("a")
+    handle = clients.for_key(target, Credentials("AKIAFIRST", "s1"))
+    shared = handle._client  # the client itself, without a handle choosing a key
+    errors: list[BaseException] = []
+
+    def unsigned_by_mistake() -> None:
+        try:
+            shared.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+        except NoKeyChosen as error:
+            errors.append(error)
+
+    assert _signing_key(handle) == "AKIAFIRST"  # this thread chose a key; the other thread did not
+    thread = threading.Thread(target=unsigned_by_mistake)
     thread.start()
     thread.join(timeout=30)
-    assert elsewhere[0] is not own
-    assert _signing_key(own) == "AKIAFIRST"
+    assert len(errors) == 1
 
 
 def test_the_cli_default_concurrency_is_the_runners() -> None:

@@ -1,20 +1,26 @@
-"""boto3 clients for verify: built per worker thread, never shared across threads.
+"""boto3 clients for verify: one per endpoint and role, shared by every worker thread.
 
-CPU, not the network, is what limits a concurrent run on a small machine, and boto3 spends
-most of it building clients: a new session parses the S3 service model (~0.1 s), a new client
-~10 ms, and each client's first call of an operation more. So:
+CPU, not the network, is what limits a concurrent run on a small machine, and building boto3
+clients is expensive: a session registers some hundred event handlers and parses the model
+JSON, a client builds its service model and class (~10 ms each, three times that while other
+threads compete for the GIL). A client per thread and key spent a third of a 16-thread run's
+CPU on that. So:
 - one botocore data loader (it only reads and caches JSON files) serves every session;
-- each thread keeps one client per role and endpoint and switches the key that client signs
-  with before handing it out. That is safe because a site's checks run start to end in one
-  thread, and a handle is used only until the next `for_key` call with the same role.
+- botocore clients are thread-safe, and one client serves every thread;
+- the site keys' client signs each request with the key its calling thread chose last
+  (`ThreadKey`, kept thread-local), so one client signs for every site. A handle from
+  `for_key` chooses its key before each call, so handles for different keys may be used
+  interleaved in one thread and at once in many.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.credentials
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -23,11 +29,13 @@ from storagectl.verify.plan import Credentials, SiteTarget
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
+DEFAULT_POOL_CONNECTIONS = 16
 _loader_lock = threading.Lock()
 _shared_loader: botocore.loaders.Loader | None = None
 
 
 def _loader() -> botocore.loaders.Loader:
+    """One botocore data loader per process: it parses the S3 model and endpoint JSON once (~0.1 s)."""
     global _shared_loader
     with _loader_lock:
         if _shared_loader is None:
@@ -35,76 +43,145 @@ def _loader() -> botocore.loaders.Loader:
         return _shared_loader
 
 
-def _core_session(credentials: Credentials | None) -> botocore.session.Session:
+def _session() -> botocore.session.Session:
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader())
-    if credentials is not None:
-        core.set_credentials(credentials.key_id, credentials.secret)
     return core
 
 
-def new_session(credentials: Credentials | None = None) -> boto3.session.Session:
-    """A boto3 session on the shared loader; without credentials, the default credential chain."""
-    return boto3.session.Session(botocore_session=_core_session(credentials))
+class NoKeyChosen(RuntimeError):
+    """A request was signed on a thread that had not chosen a key: a bug in verify, never a site's fault."""
 
 
-class _Slot:
-    """One thread's client for one role and endpoint, with the credentials object it signs with."""
+class ThreadKey(botocore.credentials.Credentials):
+    """Credentials that are, on each thread, the key that thread chose last with `choose`.
 
-    def __init__(self, site: SiteTarget, credentials: Credentials) -> None:
-        core = _core_session(credentials)
-        self.signing = core.get_credentials()
-        self.client = boto3.session.Session(botocore_session=core).client(
-            "s3", endpoint_url=site.endpoint_url, region_name=site.region_name, config=_config(site)
-        )
+    botocore signs every request with `get_frozen_credentials()` of the client's credentials,
+    in the thread that makes the request, so the signature carries the calling thread's key.
+    """
 
-    def use(self, credentials: Credentials) -> Any:
-        self.signing.access_key = credentials.key_id
-        self.signing.secret_key = credentials.secret
-        return self.client
+    def __init__(self) -> None:
+        super().__init__("", "", method="storagectl-site-keys")
+        self._chosen = threading.local()
+
+    def choose(self, credentials: Credentials) -> None:
+        self._chosen.key = botocore.credentials.ReadOnlyCredentials(credentials.key_id, credentials.secret, None)
+
+    def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials:
+        key: botocore.credentials.ReadOnlyCredentials | None = getattr(self._chosen, "key", None)
+        if key is None:
+            raise NoKeyChosen("a site-key request was signed before its thread chose a key")
+        return key
+
+
+class _ThreadKeyProvider(botocore.credentials.CredentialProvider):
+    METHOD = "storagectl-site-keys"
+
+    def __init__(self, credentials: ThreadKey) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> ThreadKey:
+        return self._credentials
+
+
+class KeyedClient:
+    """The shared site-keys client, signing every call made through this handle with one key.
+
+    Only calls made through the handle choose its key; a paginator or waiter taken from it
+    would sign with whatever its thread chose last, so verify makes direct calls only.
+    """
+
+    def __init__(self, client: Any, signing: ThreadKey, credentials: Credentials) -> None:
+        self._client = client
+        self._signing = signing
+        self._credentials = credentials
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def signed_with_this_key(*args: Any, **kwargs: Any) -> Any:
+            self._signing.choose(self._credentials)
+            return attribute(*args, **kwargs)
+
+        return signed_with_this_key
+
+    def __repr__(self) -> str:  # never the key: handles end up in tracebacks
+        return f"KeyedClient({self._client.meta.endpoint_url})"
+
+
+EndpointKey = tuple[str, str, str, str]
 
 
 class Clients:
-    """Hands each thread S3 clients for a site's key or for the operator's credentials."""
+    """Hands out S3 clients for a site's key or for the operator's credentials, safe to share across threads."""
 
-    def __init__(self, operator: Credentials | None = None) -> None:
+    def __init__(self, operator: Credentials | None = None, pool_connections: int = DEFAULT_POOL_CONNECTIONS) -> None:
         self._operator = operator
         """None: the default AWS credential chain (environment, AWS_PROFILE, ...), as `pulumi up` uses."""
-        self._local = threading.local()
+        self._pool_connections = max(1, pool_connections)
+        """Connections kept open per client: one per worker thread, or threads would wait for a connection."""
+        self._lock = threading.Lock()
+        self._signing = ThreadKey()
+        self._site_keys: dict[EndpointKey, Any] = {}
+        self._operators: dict[EndpointKey, Any] = {}
 
-    def for_key(self, site: SiteTarget, credentials: Credentials, role: str = "site") -> Any:
-        """A client signing with `credentials` on the site's endpoint, valid until the next call for `role`."""
-        slots: dict[tuple[str, ...], _Slot] = self._local.__dict__.setdefault("slots", {})
-        key = (role, *_endpoint_key(site))
-        slot = slots.get(key)
-        if slot is None:
-            slot = slots[key] = _Slot(site, credentials)
-        return slot.use(credentials)
+    def for_key(self, site: SiteTarget, credentials: Credentials) -> KeyedClient:
+        """A client on the site's endpoint that signs every call with `credentials`."""
+        client = self._shared(self._site_keys, site, self._site_keys_session)
+        return KeyedClient(client, self._signing, credentials)
 
     def operator(self, site: SiteTarget) -> Any:
-        """A client with the operator's credentials, cached per thread and endpoint."""
-        cache: dict[tuple[str, ...], Any] = self._local.__dict__.setdefault("operators", {})
+        """A client with the operator's credentials on the site's endpoint."""
+        return self._shared(self._operators, site, self._operator_session)
+
+    def _shared(
+        self, cache: dict[EndpointKey, Any], site: SiteTarget, session: Callable[[], botocore.session.Session]
+    ) -> Any:
         key = _endpoint_key(site)
         client = cache.get(key)
-        if client is None:
-            session = new_session(self._operator)
-            client = cache[key] = session.client(
-                "s3", endpoint_url=site.endpoint_url, region_name=site.region_name, config=_config(site)
-            )
+        if client is not None:
+            return client
+        # botocore sessions are not thread-safe: clients are built one at a time.
+        with self._lock:
+            client = cache.get(key)
+            if client is None:
+                client = cache[key] = boto3.session.Session(botocore_session=session()).client(
+                    "s3",
+                    endpoint_url=site.endpoint_url,
+                    region_name=site.region_name,
+                    config=_config(site, self._pool_connections),
+                )
         return client
 
+    def _site_keys_session(self) -> botocore.session.Session:
+        core = _session()
+        core.register_component(
+            "credential_provider", botocore.credentials.CredentialResolver([_ThreadKeyProvider(self._signing)])
+        )
+        return core
 
-def _endpoint_key(site: SiteTarget) -> tuple[str, str, str, str]:
+    def _operator_session(self) -> botocore.session.Session:
+        core = _session()
+        if self._operator is not None:
+            core.set_credentials(self._operator.key_id, self._operator.secret)
+        return core
+
+
+def _endpoint_key(site: SiteTarget) -> EndpointKey:
     return (site.endpoint_url, site.region_name, site.addressing_style, site.signature_version)
 
 
-def _config(site: SiteTarget) -> Config:
+def _config(site: SiteTarget, pool_connections: int) -> Config:
     return Config(
         signature_version=site.signature_version,
         s3={"addressing_style": site.addressing_style},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=pool_connections,
         user_agent_extra="storagectl-verify",
         # The request shapes are fixed and known good; validating them costs CPU on every call.
         parameter_validation=False,

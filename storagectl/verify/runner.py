@@ -1,7 +1,7 @@
 """Running every check for every site, sites concurrently.
 
 On real S3 each request waits tens of milliseconds on the network; checking sites side by
-side wins that back. Each site is one task; clients come from `Clients`, per thread.
+side wins that back. Each site is one task; every task shares the clients from `Clients`.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
     assert site.private is not None
 
     def attack(attacker: SiteTarget) -> Callable[[Probe | None], CheckResult]:
-        return lambda probe: isolation(attacker, clients.for_key(site, attacker.credentials, "other"), site, probe, own)
+        return lambda probe: isolation(attacker, clients.for_key(site, attacker.credentials), site, probe, own)
 
     present: list[PresentCheck] = [
         (site.slug, PRIVATE_ANONYMOUS_REFUSED, lambda probe: anonymous_refused(site, probe)),
@@ -155,7 +155,7 @@ def run_checks(
     for site in plan.sites:
         if site.slug in targets:
             attackers.setdefault(targets[site.slug].slug, []).append(site)
-    clients = Clients(operator)
+    clients = Clients(operator, pool_connections=concurrency)
     undeployed = f"in the stack config but not in the stack outputs: run `pulumi up` for stack {plan.stack}"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
     results += [_isolation_not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
