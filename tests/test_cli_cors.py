@@ -13,11 +13,11 @@ from tests.support.cli_project import (
     SHOP_STACK,
     Project,
     RecordingRunner,
-    copy_project,
     engine_urns,
     invoke,
     plain,
     printed_commands,
+    shop_project,
 )
 
 SOURCE = "stacks/Pulumi.shop.yaml"
@@ -37,14 +37,9 @@ BLOG_CORS_DIFF = f"""\
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    project = copy_project(tmp_path / "project")
-    project.stack_file("shop").write_text(SHOP_STACK, encoding="utf-8")
+    project = shop_project(tmp_path / "project")
     monkeypatch.chdir(project.root)
     return project
-
-
-def _shop(project: Project) -> bytes:
-    return project.stack_file("shop").read_bytes()
 
 
 def test_show_prints_the_rule_and_says_when_cors_is_off(project: Project) -> None:
@@ -67,7 +62,7 @@ def test_enable_writes_exactly_the_cors_lines_and_prints_the_targeted_update(pro
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://blog.example")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(BLOG_CORS_DIFF)
-    assert _shop(project).decode() == SHOP_STACK.replace(
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
         "      private: false\n# End",
         "      private: false\n      cors:\n        origins:\n          - https://blog.example\n# End",
     )
@@ -88,7 +83,7 @@ def test_enable_writes_exactly_the_cors_lines_and_prints_the_targeted_update(pro
 def test_enable_adds_an_origin_to_the_list_and_keeps_its_comment(project: Project) -> None:
     result = invoke("cors", "enable", "shop-live", "--stack", "shop", "--origin", "https://shop.example")
     assert result.exit_code == 0, result.stderr
-    assert _shop(project).decode() == SHOP_STACK.replace(
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
         "          - https://www.shop.example   # the storefront\n",
         "          - https://www.shop.example   # the storefront\n          - https://shop.example\n",
     )
@@ -100,37 +95,37 @@ def test_enable_sets_methods_and_max_age_in_the_files_style(project: Project) ->
         "--method", "get", "--method", "HEAD", "--method", "put", "--max-age", "600",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert _shop(project).decode() == SHOP_STACK.replace(
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
         "        methods: [GET, HEAD]\n", "        methods: [GET, HEAD, PUT]\n        max_age_seconds: 600\n"
     )
 
 
 def test_enabling_an_origin_already_there_changes_nothing_and_says_so(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "shop-live", "--stack", "shop", "--origin", "https://www.shop.example")
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr == (
         "shop-live: CORS already allows https://www.shop.example with these settings; nothing changed\n"
     )
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_dry_run_prints_the_diff_and_writes_nothing(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://blog.example", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(BLOG_CORS_DIFF)
     assert "after writing (run again without --dry-run), the next step" in result.stdout
     assert f"dry run: {SOURCE} not written" in result.stderr
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
     assert sorted(path.name for path in project.stack_file("shop").parent.iterdir() if "shop" in path.name) == [
         "Pulumi.shop.yaml"
     ]
 
 
 def test_refuses_an_http_origin_and_leaves_the_file_byte_for_byte(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "http://blog.example")
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -139,28 +134,28 @@ def test_refuses_an_http_origin_and_leaves_the_file_byte_for_byte(project: Proje
         f"{SOURCE}: sites.blog.cors.origins[0]: 'http://blog.example' is not allowed; "
         "use https://host[:port] (one * at most), or * with allow_any_origin: true\n"
     )
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_refuses_any_origin_without_the_explicit_flag(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     refused = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "*")
     assert refused.exit_code == 2
     assert "sites.blog.cors.origins[0]: '*' is not allowed; any-origin CORS needs allow_any_origin: true" in (
         refused.stderr
     )
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
     allowed = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "*", "--allow-any-origin")
     assert allowed.exit_code == 0, allowed.stderr
     assert "+        origins:\n+          - '*'\n+        allow_any_origin: true\n" in allowed.stdout
 
 
 def test_refuses_a_method_s3_does_not_allow(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://b.example", "--method", "PATCH")
     assert result.exit_code == 2
     assert "Invalid value for '--method': Value error, 'PATCH' is not one of" in plain(result.stderr)
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_refuses_an_unknown_site_naming_the_file_and_key(project: Project) -> None:
@@ -176,12 +171,12 @@ def test_refuses_to_edit_a_stack_file_that_is_already_invalid(project: Project) 
     project.stack_file("shop").write_text(
         SHOP_STACK.replace("      private: false\n# End", "      privat: false\n# End")
     )
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://b.example")
     assert result.exit_code == 2
     assert result.stderr == (f"{SOURCE}: sites.blog.privat: unknown key; allowed keys: private, media_domain, cors\n")
     assert "Traceback" not in result.output
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_refuses_a_stack_name_that_leaves_the_stacks_directory(project: Project) -> None:
@@ -193,7 +188,7 @@ def test_refuses_a_stack_name_that_leaves_the_stacks_directory(project: Project)
 def test_disable_removes_the_rule_and_nothing_else(project: Project) -> None:
     result = invoke("cors", "disable", "shop-live", "--stack", "shop")
     assert result.exit_code == 0, result.stderr
-    assert _shop(project).decode() == SHOP_STACK.replace(
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
         "      cors:\n        origins:\n          - https://www.shop.example   # the storefront\n"
         "        methods: [GET, HEAD]\n",
         "",
@@ -207,10 +202,10 @@ def test_disable_removes_the_rule_and_nothing_else(project: Project) -> None:
 
 
 def test_disable_when_off_changes_nothing(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "disable", "blog", "--stack", "shop")
     assert (result.exit_code, result.stderr) == (0, "blog: CORS is already off; nothing changed\n")
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_apply_runs_pulumi_up_on_exactly_the_sites_resources(project: Project) -> None:
@@ -225,7 +220,7 @@ def test_apply_runs_pulumi_up_on_exactly_the_sites_resources(project: Project) -
     assert sorted(args[4::2]) == sorted(expected)
     assert (cwd, capture) == (project.root, False)
     assert "pulumi up succeeded" in result.stderr
-    assert b"https://blog.example" in _shop(project), "the file is written before the update runs"
+    assert b"https://blog.example" in project.stack_bytes("shop"), "the file is written before the update runs"
 
 
 def test_apply_reports_a_failed_update_with_its_exit_code(project: Project) -> None:
@@ -240,11 +235,11 @@ def test_apply_without_the_pulumi_cli_says_so_and_changes_nothing(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pulumi_runner.shutil, "which", lambda name: None)
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://blog.example", "--apply")
     assert result.exit_code == 3
     assert result.stderr.startswith("--apply needs the Pulumi CLI, and `pulumi` is not on PATH; nothing was changed.")
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_apply_and_dry_run_exclude_each_other(project: Project) -> None:
@@ -262,11 +257,11 @@ def test_an_interrupted_write_leaves_the_old_file_and_says_so(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(stack_edit.os, "replace", crash)
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://blog.example")
     assert result.exit_code == 1
     assert f"could not write {SOURCE}: [Errno 5] Input/output error; the file is unchanged" in result.stderr
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
     assert [path.name for path in project.stack_file("shop").parent.glob("*shop*")] == ["Pulumi.shop.yaml"]
 
 

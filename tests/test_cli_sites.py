@@ -13,10 +13,10 @@ from tests.support.cli_project import (
     SHOP_STACK,
     Project,
     RecordingRunner,
-    copy_project,
     engine_urns,
     invoke,
     printed_commands,
+    shop_project,
 )
 
 SOURCE = "stacks/Pulumi.shop.yaml"
@@ -27,14 +27,9 @@ FULL_SHOP = SHOP_STACK.replace("  site-storage:sites:\n", "  site-storage:max_si
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """A project holding only the shop stack, so other stacks are what each test writes."""
-    project = copy_project(tmp_path / "project", examples=False)
-    project.stack_file("shop").write_text(SHOP_STACK, encoding="utf-8")
+    project = shop_project(tmp_path / "project", examples=False)
     monkeypatch.chdir(project.root)
     return project
-
-
-def _shop(project: Project) -> bytes:
-    return project.stack_file("shop").read_bytes()
 
 
 def test_list_shows_every_site_with_buckets_cors_domain_and_privacy(project: Project) -> None:
@@ -72,7 +67,7 @@ def test_add_appends_the_site_with_its_options_and_targets_only_its_resources(pr
         " # End of the shop stack.\n"
     )
     assert (
-        _shop(project)
+        project.stack_bytes("shop")
         .decode()
         .endswith(
             "    news:\n      private: false\n      media_domain: media.news.example\n"
@@ -87,11 +82,11 @@ def test_add_appends_the_site_with_its_options_and_targets_only_its_resources(pr
 
 
 def test_add_a_plain_site_with_dry_run_writes_nothing(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("sites", "add", "news", "--stack", "shop", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "+    news: {}\n" in result.stdout
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_add_refuses_a_site_already_in_the_stack(project: Project) -> None:
@@ -116,26 +111,26 @@ def test_add_refuses_a_site_already_in_the_stack(project: Project) -> None:
     ],
 )
 def test_add_refuses_what_preview_refuses_and_leaves_the_file(project: Project, args: list[str], problem: str) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("sites", "add", *args, "--stack", "shop")
     assert result.exit_code == 2
     assert result.stderr == (
         f"refusing to write {SOURCE}: the result would not pass validation (file unchanged):\n{SOURCE}: {problem}\n"
     )
     assert result.stdout == ""
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_add_refuses_a_bucket_name_another_stack_already_uses(project: Project) -> None:
     project.stack_file("shop-eu").write_text(SHOP_STACK.replace("    blog:\n", "    news:\n"))
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("sites", "add", "news", "--stack", "shop")
     assert result.exit_code == 2
     assert result.stderr == (
         f"{SOURCE}: sites.news: bucket shop-media-news-public is already site news's in stack shop-eu "
         "(stacks/Pulumi.shop-eu.yaml); bucket names must be unique, pick another slug\n"
     )
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_add_to_a_full_stack_names_a_stack_of_the_same_region_with_room(project: Project) -> None:
@@ -150,7 +145,7 @@ def test_add_to_a_full_stack_names_a_stack_of_the_same_region_with_room(project:
         "config:\n  site-storage:region: aws-eu-central-1\n  site-storage:bucket_prefix: shop2\n"
         "  site-storage:sites:\n    one: {}\n"
     )
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("sites", "add", "news", "--stack", "shop", "--no-private")
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
@@ -164,7 +159,7 @@ def test_add_to_a_full_stack_names_a_stack_of_the_same_region_with_room(project:
         "(1 of 200 sites); add the site there:",
         "  storagectl sites add news --stack shop-shard-2 --no-private",
     ]
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_add_to_a_full_stack_without_a_shard_prints_the_commands_to_create_one(project: Project) -> None:
@@ -193,7 +188,7 @@ def test_a_stack_over_its_limit_fails_like_preview(project: Project) -> None:
 
 
 def test_remove_refuses_protected_buckets_and_prints_the_decommission_steps(project: Project) -> None:
-    before = _shop(project)
+    before = project.stack_bytes("shop")
     result = invoke("sites", "remove", "blog", "--stack", "shop")
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -214,7 +209,7 @@ def test_remove_refuses_protected_buckets_and_prints_the_decommission_steps(proj
     assert f"       pulumi state delete --stack shop '{URN}$aws:s3/bucketPolicy:BucketPolicy::blog-public-policy'" in (
         lines
     )
-    assert _shop(project) == before
+    assert project.stack_bytes("shop") == before
 
 
 def test_remove_after_unprotecting_deletes_the_sites_lines_and_targets_its_old_resources(project: Project) -> None:
@@ -227,7 +222,7 @@ def test_remove_after_unprotecting_deletes_the_sites_lines_and_targets_its_old_r
         "-    # The blog: public media only.\n-    blog:\n-      private: false\n"
         " # End of the shop stack.\n"
     )
-    assert _shop(project).decode() == SHOP_STACK.replace(
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
         "    # The blog: public media only.\n    blog:\n      private: false\n", ""
     )
     preview, _ = printed_commands(result.stdout)

@@ -6,9 +6,11 @@ TLS conditions), so what verify concludes from them is tested independently of m
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +21,8 @@ from moto import mock_aws
 from components.config import CorsRule
 from components.policies import private_bucket_policy, public_read_policy
 from components.regions import AWS_CAPABILITIES
-from storagectl.verify.checks import HttpAnswer, Probe, anonymous_read, anonymous_refused, public_url
+from storagectl.verify import checks
+from storagectl.verify.checks import HttpAnswer, Probe, anonymous_read, anonymous_refused, http_get, public_url
 from storagectl.verify.clients import Clients, NoKeyChosen
 from storagectl.verify.config_checks import (
     check_access_block,
@@ -237,6 +240,55 @@ def test_an_endpoint_nobody_answers_is_skipped_with_the_connection_error() -> No
     assert result.status == "skip"
     assert "did not get an answer" in result.reason and "Connection refused" in result.reason
     assert "\n" not in result.reason
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """/moved redirects to /probe; /probe answers the probe; /huge answers more than a probe could be."""
+
+    protocol_version = "HTTP/1.1"
+    body = b"storagectl verify probe\n"
+
+    def do_GET(self) -> None:
+        if self.path == "/moved":
+            self._answer(302, b"", ("Location", "/probe"))
+        elif self.path == "/probe":
+            self._answer(200, self.body)
+        else:
+            self._answer(200, b"x" * (checks._MAX_BODY + 1))
+
+    def _answer(self, status: int, body: bytes, *headers: tuple[str, str]) -> None:
+        self.send_response(status)
+        for name, value in (*headers, ("Content-Length", str(len(body)))):
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def answers() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_anonymous_get_follows_a_redirect_like_a_browser(answers: str) -> None:
+    answer = http_get(f"{answers}/moved")
+    assert (answer.status, answer.body, answer.error) == (200, _Answers.body, None)
+
+
+def test_anonymous_get_reads_no_more_than_a_probe_could_be_and_stays_usable(answers: str) -> None:
+    huge = http_get(f"{answers}/huge")
+    assert (huge.status, len(huge.body)) == (200, checks._MAX_BODY)
+    # The unread rest went with its connection: the next GET on the same pool gets a clean answer.
+    assert http_get(f"{answers}/probe").body == _Answers.body
 
 
 # Isolation pairs and redaction ---------------------------------------------------------------

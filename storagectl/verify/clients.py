@@ -30,6 +30,8 @@ from storagectl.verify.plan import Credentials, SiteTarget
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
 DEFAULT_POOL_CONNECTIONS = 16
+SITE_KEYS_METHOD = "storagectl-site-keys"
+"""How botocore names where the site keys' credentials come from."""
 _loader_lock = threading.Lock()
 _shared_loader: botocore.loaders.Loader | None = None
 
@@ -61,7 +63,7 @@ class ThreadKey(botocore.credentials.Credentials):
     """
 
     def __init__(self) -> None:
-        super().__init__("", "", method="storagectl-site-keys")
+        super().__init__("", "", method=SITE_KEYS_METHOD)
         self._chosen = threading.local()
 
     def choose(self, credentials: Credentials) -> None:
@@ -75,7 +77,7 @@ class ThreadKey(botocore.credentials.Credentials):
 
 
 class _ThreadKeyProvider(botocore.credentials.CredentialProvider):
-    METHOD = "storagectl-site-keys"
+    METHOD = SITE_KEYS_METHOD
 
     def __init__(self, credentials: ThreadKey) -> None:
         super().__init__()

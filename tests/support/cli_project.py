@@ -30,6 +30,9 @@ class Project:
     def stack_file(self, name: str) -> Path:
         return self.root / "stacks" / f"Pulumi.{name}.yaml"
 
+    def stack_bytes(self, name: str) -> bytes:
+        return self.stack_file(name).read_bytes()
+
 
 def copy_project(destination: Path, *, examples: bool = True) -> Project:
     """Pulumi.yaml and (unless `examples` is false) the example stacks, copied to `destination`."""
@@ -38,6 +41,13 @@ def copy_project(destination: Path, *, examples: bool = True) -> Project:
     for stack in STACKS.glob("Pulumi.*.yaml") if examples else ():
         shutil.copy(stack, destination / "stacks" / stack.name)
     return Project(destination)
+
+
+def shop_project(destination: Path, *, examples: bool = True) -> Project:
+    """`copy_project` plus the shop stack (SHOP_STACK) the support-command tests edit."""
+    project = copy_project(destination, examples=examples)
+    project.stack_file("shop").write_text(SHOP_STACK, encoding="utf-8")
+    return project
 
 
 @dataclass
