@@ -102,6 +102,8 @@ class StackSettings:
     exoscale_key: str | None = None
     """The Exoscale provider's API key (`exoscale:key`), with exoscale-iam only."""
     exoscale_secret: str | None = None
+    lifecycle: bool = True
+    """Abort incomplete multipart uploads after 7 days (site-storage:lifecycle; default: the region's)."""
 
     def public_bucket(self, slug: str) -> str:
         return public_bucket_name(self.bucket_prefix, slug)
@@ -156,6 +158,7 @@ TOP_LEVEL_KEYS = (
     "protect",
     "max_sites",
     "bucket_quota",
+    "lifecycle",
     "site_credentials",
     "access_key_id",
     "secret_access_key",
@@ -407,6 +410,12 @@ def parse_settings(
         prefix = None
 
     protect = _bool(p, "protect", raw.get("protect"), True)
+    lifecycle = False
+    if region is not None:
+        lifecycle = _bool(p, "lifecycle", raw.get("lifecycle"), region.capabilities.lifecycle_default)
+        if lifecycle and not region.capabilities.lifecycle:
+            p.bad("lifecycle", raw.get("lifecycle"), f"region {region.id} has no lifecycle rules; leave it out")
+            lifecycle = False
     max_sites = _int(p, "max_sites", raw.get("max_sites"), DEFAULT_MAX_SITES, 1)
 
     access_key_id = _str(p, "access_key_id", raw.get("access_key_id"), "use the access key id as a string")
@@ -504,6 +513,7 @@ def parse_settings(
         site_credentials=site_credentials or region.capabilities.credential_modes[0],
         exoscale_key=exoscale_key,
         exoscale_secret=exoscale_secret,
+        lifecycle=lifecycle,
     )
 
 

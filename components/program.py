@@ -76,6 +76,7 @@ def build_sites(settings: StackSettings, providers: list[pulumi.ProviderResource
                 protect=settings.protect,
                 site_credentials=settings.site_credentials,
                 shared_credential=shared,
+                lifecycle=settings.lifecycle,
             ),
             opts=opts,
         )

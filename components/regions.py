@@ -13,6 +13,15 @@ from urllib.parse import urlsplit
 
 EXOSCALE_ZONES = ("ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1")
 EXOSCALE_FACTS_SOURCE = "https://community.exoscale.com/documentation/storage/simple-object-storage-overview/"
+EXOSCALE_ENCRYPTION_SOURCE = "https://community.exoscale.com/product/storage/object-storage/how-to/encryption"
+EXOSCALE_LIFECYCLE_SOURCE = (
+    "the Exoscale CLI reference (`exo storage bucket lifecycle`, 2026); the older how-to "
+    "https://community.exoscale.com/product/storage/object-storage/how-to/bucketlifecycle still says SOS has no native "
+    "lifecycle and offers a client-side tool"
+)
+EXOSCALE_OWNERSHIP_SOURCE = "https://community.exoscale.com/reference/cli/exo/storage/setacl (.ObjectOwnership)"
+MINIO_CORS_SOURCE = "minio/minio issues #20995 and #21332"
+BOTO3_CHECKSUM_SOURCE = "boto3 >= 1.36 default integrity checksums (botocore request_checksum_calculation)"
 S3_CONTROL_TAGS_SOURCE = "terraform-provider-aws issues #45292 and #46202 (pulumi-aws >= 7.13 bridges that provider)"
 _AWS_REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-"
@@ -34,7 +43,9 @@ class Capabilities:
     canned_acls: bool
     """Canned object ACLs such as public-read are honoured."""
     lifecycle: bool
-    """Lifecycle rules (abort incomplete multipart uploads)."""
+    """Lifecycle rules (abort incomplete multipart uploads) may be configured here."""
+    lifecycle_default: bool
+    """Lifecycle rules are on unless the stack sets site-storage:lifecycle: false; else they are opt-in."""
     encryption: bool
     """A default server-side encryption configuration per bucket."""
     cors: bool
@@ -44,6 +55,10 @@ class Capabilities:
     """Buckets per account/organisation, when the provider has a low fixed limit."""
     credential_modes: tuple[str, ...] = ("shared",)
     """How sites get credentials here (site-storage:site_credentials); the first is the default."""
+    checksums: str = "when_required"
+    """botocore's request_checksum_calculation and response_checksum_validation for clients of this region:
+    when_supported (boto3's default since 1.36: a CRC checksum on every upload, sent as an aws-chunked trailer) or
+    when_required (only where the API demands one), for servers that refuse the default checksums."""
 
 
 @dataclass(frozen=True)
@@ -74,22 +89,27 @@ AWS_CAPABILITIES = Capabilities(
     ownership_controls=True,
     canned_acls=True,
     lifecycle=True,
+    lifecycle_default=True,
     encryption=True,
     cors=True,
     bucket_tags=True,
     bucket_quota=None,
     credential_modes=("iam",),
+    checksums="when_supported",
 )
 
-# Source: EXOSCALE_FACTS_SOURCE ("S3 Unsupported Features" and "Limits").
+# Sources: EXOSCALE_FACTS_SOURCE ("Limits", "Advanced Options") and the ones named per line.
 EXOSCALE_CAPABILITIES = Capabilities(
     iam=False,  # Exoscale has its own IAM (roles, API keys), not AWS IAM users.
     bucket_policies=False,  # Exoscale bucket policies are not AWS policy JSON.
     public_access_block=False,
+    # Exoscale has object ownership settings (EXOSCALE_OWNERSHIP_SOURCE), but public read there needs the
+    # public-read ACL, so ACLs stay enabled: the design does not switch them off.
     ownership_controls=False,
     canned_acls=True,  # "ACL for buckets and objects": public read goes through public-read.
-    lifecycle=False,  # "Object Lifecycle Management" is listed as unsupported.
-    encryption=False,  # "Encryption should be performed on client side" (SSE-C only).
+    lifecycle=True,  # EXOSCALE_LIFECYCLE_SOURCE; the sources disagree, so opt-in only.
+    lifecycle_default=False,
+    encryption=True,  # SSE-SOS on every new bucket; put-bucket-encryption AES256 works (EXOSCALE_ENCRYPTION_SOURCE).
     cors=True,  # "CORS for buckets".
     bucket_tags=False,  # S3 Control ListTagsForResource is not served; see S3_CONTROL_TAGS_SOURCE.
     bucket_quota=20,  # "Maximum number of buckets: 20 (service limit upgradeable)".
@@ -98,7 +118,8 @@ EXOSCALE_CAPABILITIES = Capabilities(
 )
 
 # A custom endpoint can be MinIO, Ceph RGW or a test server: assume only what all of
-# them serve through the plain S3 API. MinIO ignores bucket CORS calls; see README.
+# them serve through the plain S3 API. Community MinIO answers bucket CORS calls with
+# NotImplemented (MINIO_CORS_SOURCE); lifecycle hangs some Terraform-based tools on Ceph, so opt-in.
 CUSTOM_CAPABILITIES = Capabilities(
     iam=False,
     bucket_policies=False,
@@ -106,6 +127,7 @@ CUSTOM_CAPABILITIES = Capabilities(
     ownership_controls=False,
     canned_acls=True,
     lifecycle=True,
+    lifecycle_default=False,
     encryption=False,
     cors=True,
     bucket_tags=False,
@@ -114,14 +136,19 @@ CUSTOM_CAPABILITIES = Capabilities(
 
 EXOSCALE_NOTES = (
     f"Exoscale allows 20 buckets per organisation unless support raises it ({EXOSCALE_FACTS_SOURCE}).",
-    f"No lifecycle rules and no server-side encryption configuration ({EXOSCALE_FACTS_SOURCE}).",
+    f"New buckets get SSE-SOS encryption; put-bucket-encryption AES256 works ({EXOSCALE_ENCRYPTION_SOURCE}).",
+    f"Lifecycle rules are opt-in (site-storage:lifecycle: true): {EXOSCALE_LIFECYCLE_SOURCE}.",
     "Exoscale bucket policies are not AWS policy JSON; public read uses canned ACLs.",
-    f"Bucket tags are not set: pulumi-aws reads them through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+    f"Object ownership settings exist ({EXOSCALE_OWNERSHIP_SOURCE}) but stay at their default: public read needs ACLs.",
+    f"No bucket tags are sent: tag reads go through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+    f"Clients send checksums only where the API requires one ({BOTO3_CHECKSUM_SOURCE}).",
 )
 CUSTOM_NOTES = (
-    "Custom endpoints get buckets, canned ACLs, lifecycle and CORS only; "
+    "Custom endpoints get buckets, canned ACLs and CORS, lifecycle rules when opted in; "
     "policies, public access blocks and ownership controls are not assumed.",
-    f"Bucket tags are not set: pulumi-aws reads them through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+    f"Community MinIO answers bucket CORS calls with NotImplemented ({MINIO_CORS_SOURCE}): leave cors off there.",
+    f"No bucket tags are sent: tag reads go through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
+    f"Clients send checksums only where the API requires one ({BOTO3_CHECKSUM_SOURCE}).",
 )
 
 

@@ -65,6 +65,8 @@ class SiteStorageArgs:
     """Protect the buckets so no `pulumi up` can delete them; left out, protected."""
     shared_credential: SharedCredential | None = None
     """Required with site_credentials shared: the stack's key, handed to the site."""
+    lifecycle: bool = True
+    """Abort incomplete multipart uploads after ABORT_MULTIPART_AFTER_DAYS; left out, on."""
 
 
 class SiteStorage(pulumi.ComponentResource):
@@ -185,7 +187,7 @@ class SiteStorage(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        if capabilities.lifecycle:
+        if args.lifecycle:
             aws.s3.BucketLifecycleConfiguration(
                 f"{prefix}-lifecycle",
                 bucket=bucket.id,

@@ -97,7 +97,8 @@ def test_the_base_stacks_are_accepted(read: Read, base: dict[str, Any]) -> None:
 def test_refuses_unknown_top_level_key(refuse: Refuse) -> None:
     assert refuse({**AWS, "regoin": "aws-eu-west-1"}) == [
         f"{F}: regoin: unknown key; allowed keys: region, endpoint, signing_region, path_style, signature, "
-        "bucket_prefix, protect, max_sites, bucket_quota, site_credentials, access_key_id, secret_access_key, sites"
+        "bucket_prefix, protect, max_sites, bucket_quota, lifecycle, site_credentials, access_key_id, "
+        "secret_access_key, sites"
     ]
 
 

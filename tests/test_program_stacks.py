@@ -336,7 +336,6 @@ CAPABILITY_RESOURCES = {
     "public_access_block": ACCESS_BLOCK,
     "bucket_policies": POLICY,
     "encryption": ENCRYPTION,
-    "lifecycle": LIFECYCLE,
     "iam": IAM_USER,
 }
 
@@ -350,20 +349,21 @@ def test_a_stack_gets_exactly_what_its_region_supports(example: Callable[[str], 
     present = {r.type for r in evaluation.resources}
     for capability, type_ in CAPABILITY_RESOURCES.items():
         assert (type_ in present) == getattr(capabilities, capability), (capability, type_)
+    # Lifecycle rules are on by default only where the region says so (opt-in elsewhere).
+    assert (LIFECYCLE in present) == (capabilities.lifecycle_default and evaluation.settings.lifecycle)
     for bucket in of_type(evaluation.resources, BUCKET):
         assert ("tags" in bucket.inputs) == capabilities.bucket_tags
 
 
 def test_exoscale_sites_get_buckets_cors_and_canned_acls_only(exoscale_stack: Evaluation) -> None:
-    """Exoscale: buckets and CORS through pulumi-aws at sos-ch-gva-2.exo.io; no ownership
-    controls, access blocks, AWS policies, SSE configuration, lifecycle or tags (catalog);
+    """Exoscale: buckets, SSE configuration and CORS at sos-ch-gva-2.exo.io; no ownership
+    controls, access blocks, AWS policies or tags (catalog), lifecycle only when opted in;
     public read comes from the DSN's canned public-read ACL, the private DSN uploads private."""
     region = resolve_region("exoscale-ch-gva-2")
-    assert not any(
-        (region.capabilities.ownership_controls, region.capabilities.bucket_policies, region.capabilities.lifecycle)
-    )
+    assert not any((region.capabilities.ownership_controls, region.capabilities.bucket_policies))
+    assert not region.capabilities.lifecycle_default
     s3_types = sorted(r.type for r in exoscale_stack.resources if r.type.startswith("aws:s3/"))
-    assert s3_types == sorted([BUCKET] * 4 + [CORS])
+    assert s3_types == sorted([BUCKET] * 4 + [ENCRYPTION] * 4 + [CORS])
     buckets = {r.inputs["bucket"] for r in of_type(exoscale_stack.resources, BUCKET)}
     assert buckets == {
         "helvetia-media-zurich-live-public",
@@ -393,10 +393,10 @@ def test_exoscale_sites_get_buckets_cors_and_canned_acls_only(exoscale_stack: Ev
     assert exoscale_stack.outputs["region_notes"], "operators must see the Exoscale limits"
 
 
-def test_local_stack_gets_buckets_lifecycle_and_cors_on_its_endpoint(local_stack: Evaluation) -> None:
-    """custom: buckets, lifecycle and CORS through the given endpoint with path style and
+def test_local_stack_gets_buckets_and_cors_on_its_endpoint(local_stack: Evaluation) -> None:
+    """custom: buckets and CORS (lifecycle is opt-in) through the given endpoint with path style and
     the stack's one key; no AWS-only resources."""
-    assert _types(local_stack, "demo") == sorted([BUCKET, BUCKET, LIFECYCLE, LIFECYCLE, CORS])
+    assert _types(local_stack, "demo") == sorted([BUCKET, BUCKET, CORS])
     provider = named(local_stack, "custom").inputs
     assert json.loads(provider["endpoints"]) == [{"s3": "http://127.0.0.1:5000"}]
     assert provider["s3UsePathStyle"] == "true"
