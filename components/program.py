@@ -16,27 +16,14 @@ from components.naming import iam_user_name
 from components.site_storage import SharedCredential, SiteStorage, SiteStorageArgs
 
 
-def build_provider(settings: StackSettings) -> aws.Provider:
-    """The explicit provider for the stack's region, built from the catalog entry."""
+def build_aws_provider(settings: StackSettings) -> aws.Provider:
+    """The explicit AWS provider for an AWS region. Generic-S3 regions have none: their buckets are
+    this project's dynamic resources, which read the stack's S3 key from the stack config."""
     region = settings.region
-    if region.kind == "aws":
-        return aws.Provider(
-            region.id,
-            region=region.signing_region,
-            default_tags={"tags": {"managed-by": "site-storage", "stack": settings.stack}},
-        )
-    # Generic S3: no STS, IAM or EC2 metadata to validate against, only the S3 endpoint.
     return aws.Provider(
         region.id,
         region=region.signing_region,
-        access_key=settings.access_key_id,
-        secret_key=pulumi.Output.secret(settings.secret_access_key or ""),
-        skip_credentials_validation=True,
-        skip_region_validation=True,
-        skip_requesting_account_id=True,
-        skip_metadata_api_check=True,
-        s3_use_path_style=region.path_style,
-        endpoints=[{"s3": region.endpoint_url}],
+        default_tags={"tags": {"managed-by": "site-storage", "stack": settings.stack}},
     )
 
 
@@ -98,7 +85,9 @@ def site_facts(settings: StackSettings, site: SiteStorage) -> dict[str, Any]:
 
 
 def run(settings: StackSettings) -> None:
-    providers: list[pulumi.ProviderResource] = [build_provider(settings)]
+    providers: list[pulumi.ProviderResource] = []
+    if settings.region.kind == "aws":
+        providers.append(build_aws_provider(settings))
     if settings.site_credentials == "exoscale-iam":
         providers.append(build_exoscale_provider(settings))
     sites = build_sites(settings, providers)

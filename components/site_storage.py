@@ -7,6 +7,8 @@ design AWS still recommends. django-storage-url sends an ACL with every upload, 
 bucket with ACLs disabled accepts only `bucket-owner-full-control` (or none), so the DSNs
 carry `acl=bucket-owner-full-control`. Regions without AWS bucket policies (Exoscale,
 custom endpoints) get public read the other way: uploads carry the canned `public-read`.
+Their buckets are this project's own dynamic resources (components/generic_s3), since
+pulumi-aws cannot create buckets there; child names are the same as on AWS.
 
 Child names are a contract: renaming one replaces a real bucket. Add an Alias instead.
 """
@@ -28,6 +30,8 @@ from components.django_settings import (
     storage_dsn,
     storages_block,
 )
+from components.generic_s3 import resources as generic
+from components.generic_s3.connection import region_props
 from components.policies import (
     exoscale_role_policy,
     private_bucket_policy,
@@ -38,6 +42,7 @@ from components.regions import Region
 
 COMPONENT_TYPE = "site-storage:index:SiteStorage"
 ABORT_MULTIPART_AFTER_DAYS = 7
+ABORT_MULTIPART_RULE = "abort-incomplete-multipart-uploads"
 OWNER_ONLY_ACL = "bucket-owner-full-control"
 
 
@@ -93,12 +98,7 @@ class SiteStorage(pulumi.ComponentResource):
         private_acl = OWNER_ONLY_ACL if capabilities.ownership_controls else "private"
         public_bucket = self._bucket("public", args.public_bucket, public=True)
         if args.site.cors is not None:
-            aws.s3.BucketCorsConfiguration(
-                f"{name}-public-cors",
-                bucket=public_bucket.id,
-                cors_rules=[_cors_rule(args.site.cors)],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            self._cors(public_bucket, args.site.cors)
         if args.private_bucket is not None:
             self._bucket("private", args.private_bucket, public=False)
 
@@ -135,8 +135,14 @@ class SiteStorage(pulumi.ComponentResource):
             **storages_block(region, public, private, key, secret_key),
         }
 
-    def _bucket(self, role: str, bucket_name: str, *, public: bool) -> aws.s3.Bucket:
+    def _bucket(self, role: str, bucket_name: str, *, public: bool) -> pulumi.CustomResource:
         """A bucket and the configuration its role needs, as far as the region supports it."""
+        if self._args.region.kind == "aws":
+            return self._aws_bucket(role, bucket_name, public=public)
+        return self._generic_bucket(role, bucket_name)
+
+    def _aws_bucket(self, role: str, bucket_name: str, *, public: bool) -> aws.s3.Bucket:
+        """An AWS bucket (pulumi-aws) and the configuration its role needs."""
         args = self._args
         capabilities = args.region.capabilities
         prefix = f"{self._name}-{role}"
@@ -193,7 +199,7 @@ class SiteStorage(pulumi.ComponentResource):
                 bucket=bucket.id,
                 rules=[
                     {
-                        "id": "abort-incomplete-multipart-uploads",
+                        "id": ABORT_MULTIPART_RULE,
                         "status": "Enabled",
                         "filter": {},
                         "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_MULTIPART_AFTER_DAYS},
@@ -202,6 +208,54 @@ class SiteStorage(pulumi.ComponentResource):
                 opts=child,
             )
         return bucket
+
+    def _generic_bucket(self, role: str, bucket_name: str) -> pulumi.CustomResource:
+        """A generic-S3 bucket (this project's provider code): private bucket ACL, SSE and lifecycle
+        where the catalog has them. Public read comes from each upload's public-read ACL."""
+        args = self._args
+        region = region_props(args.region)
+        prefix = f"{self._name}-{role}"
+        bucket = generic.Bucket(
+            prefix,
+            region=region,
+            bucket=bucket_name,
+            acl="private",
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        # Plain bucket names keep every input known at preview time; depends_on orders the calls.
+        after = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        if args.region.capabilities.encryption:
+            generic.BucketEncryption(f"{prefix}-encryption", region=region, bucket=bucket_name, opts=after)
+        if args.lifecycle:
+            generic.BucketLifecycle(
+                f"{prefix}-lifecycle",
+                region=region,
+                bucket=bucket_name,
+                rules=[
+                    {
+                        "id": ABORT_MULTIPART_RULE,
+                        "status": "Enabled",
+                        "abortIncompleteMultipartUploadDays": ABORT_MULTIPART_AFTER_DAYS,
+                    }
+                ],
+                opts=after,
+            )
+        return bucket
+
+    def _cors(self, bucket: pulumi.CustomResource, cors: CorsRule) -> None:
+        name = f"{self._name}-public-cors"
+        if self._args.region.kind == "aws":
+            aws.s3.BucketCorsConfiguration(
+                name, bucket=bucket.id, cors_rules=[_cors_rule(cors)], opts=pulumi.ResourceOptions(parent=self)
+            )
+            return
+        generic.BucketCors(
+            name,
+            region=region_props(self._args.region),
+            bucket=self._args.public_bucket,
+            cors_rules=[_generic_cors_rule(cors)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+        )
 
     def _credential(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
         """The key handed to the site: its own where the region has an IAM, else the stack's."""
@@ -253,4 +307,16 @@ def _cors_rule(cors: CorsRule) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict
     }
     if cors.expose_headers:
         rule["expose_headers"] = list(cors.expose_headers)
+    return rule
+
+
+def _generic_cors_rule(cors: CorsRule) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "allowedOrigins": list(cors.origins),
+        "allowedMethods": list(cors.methods),
+        "allowedHeaders": list(cors.headers),
+        "maxAgeSeconds": cors.max_age_seconds,
+    }
+    if cors.expose_headers:
+        rule["exposeHeaders"] = list(cors.expose_headers)
     return rule

@@ -23,7 +23,11 @@ from policy.model import (
     where,
 )
 
-BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+# Generic-S3 regions use the project's own dynamic resources (components/generic_s3/resources.py);
+# the pack runs in its own virtualenv without the project, so their tokens are written out here.
+GENERIC_BUCKET_TYPE = "pulumi-python:dynamic/s3:Bucket"
+GENERIC_CORS_TYPE = "pulumi-python:dynamic/s3:BucketCors"
+BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", GENERIC_BUCKET_TYPE})
 ACCESS_BLOCK_TYPES = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
 OWNERSHIP_TYPES = frozenset({"aws:s3/bucketOwnershipControls:BucketOwnershipControls"})
 BUCKET_ACL_TYPES = frozenset({"aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2"})
@@ -40,6 +44,7 @@ CORS_TYPES = frozenset(
     {
         "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
         "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+        GENERIC_CORS_TYPE,
     }
 )
 

@@ -27,6 +27,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 
 from components.config import NAMESPACE, StackSettings
+from components.generic_s3.providers import PROVIDER_KEY
+from components.generic_s3.resources import BUCKET_TYPE as GENERIC_BUCKET_TYPE
 from storagectl.stack_files import SECRET_PLACEHOLDER, StackFile
 
 MAIN_PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
@@ -71,10 +73,14 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self.registered: list[tuple[str, str, dict[str, Any], bool]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.registered.append((args.typ, args.name, args.inputs, bool(args.custom)))
+        # A dynamic resource's pickled provider class (the same for every resource of a type) is no input.
+        inputs = {key: value for key, value in args.inputs.items() if key != PROVIDER_KEY}
+        self.registered.append((args.typ, args.name, inputs, bool(args.custom)))
         state = dict(args.inputs)
         resource_id = f"{args.name}-id"
-        if args.typ == "aws:s3/bucket:Bucket":
+        if args.typ == GENERIC_BUCKET_TYPE:
+            resource_id = args.inputs["bucket"]
+        elif args.typ == "aws:s3/bucket:Bucket":
             bucket = args.inputs["bucket"]
             resource_id = bucket
             state.update(

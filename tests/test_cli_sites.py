@@ -257,3 +257,20 @@ def test_remove_refuses_an_unknown_site(project: Project) -> None:
     result = invoke("sites", "remove", "nope", "--stack", "shop")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{SOURCE}: sites.nope: no such site in stack shop")
+
+
+def test_remove_refuses_protected_generic_buckets_with_their_real_urns(tmp_path: Path, monkeypatch) -> None:
+    """On a generic-S3 stack the buckets are the project's dynamic resources: remove refuses
+    them just the same, and the printed URNs carry their real type token."""
+    project = shop_project(tmp_path / "project")
+    monkeypatch.chdir(project.root)
+    before = project.stack_bytes("exoscale-ch-gva-2")
+    result = invoke("sites", "remove", "geneva-live", "--stack", "exoscale-ch-gva-2")
+    assert result.exit_code == 2
+    stack_urn = "urn:pulumi:exoscale-ch-gva-2::site-storage::site-storage:index:SiteStorage"
+    bucket = f"{stack_urn}$pulumi-python:dynamic/s3:Bucket::geneva-live-private"
+    lines = result.stderr.splitlines()
+    assert f"       pulumi state unprotect --stack exoscale-ch-gva-2 '{bucket}'" in lines
+    encryption = f"{stack_urn}$pulumi-python:dynamic/s3:BucketEncryption::geneva-live-private-encryption"
+    assert f"       pulumi state delete --stack exoscale-ch-gva-2 '{encryption}'" in lines
+    assert project.stack_bytes("exoscale-ch-gva-2") == before

@@ -200,8 +200,7 @@ def test_exoscale_dsns_upload_public_read_and_private_objects(exoscale_stack: Ev
     canned public-read ACL and anyone can GET it; the private upload carries `private`, is
     refused anonymously and served by its signed URL. The per-site Exoscale IAM keys are not
     exercised (moto has no Exoscale IAM, and runs without authentication here)."""
-    s3_resources = [r for r in exoscale_stack.resources if r.type.startswith("aws:s3/")]
-    apply_resources(s3_resources, moto_exoscale)
+    apply_resources(exoscale_stack.resources, moto_exoscale)
     key = SiteKey("EXOtestkey", "test/secret+with=chars")
     for site, facts in exoscale_stack.outputs["sites"].items():
         public = _dsn_storage(exoscale_stack, site, "default_storage_dsn", key)
@@ -221,7 +220,7 @@ def test_exoscale_dsns_upload_public_read_and_private_objects(exoscale_stack: Ev
 def test_exoscale_public_read_comes_from_the_acl(exoscale_stack: Evaluation, moto_exoscale: Any) -> None:
     """Control: the same public bucket refuses an anonymous GET of an object uploaded without
     public-read, so the GET above succeeded because of the DSN's ACL."""
-    apply_resources([r for r in exoscale_stack.resources if r.type.startswith("aws:s3/")], moto_exoscale)
+    apply_resources(exoscale_stack.resources, moto_exoscale)
     moto_exoscale.put_object(Bucket="helvetia-media-geneva-live-public", Key="no-acl.txt", Body=b"x")
     assert _anonymous_get("https://sos-ch-gva-2.exo.io/helvetia-media-geneva-live-public/no-acl.txt").status_code == 403
 

@@ -29,12 +29,17 @@ from tests.support.stacks import (
     CORS,
     ENCRYPTION,
     EXAMPLE_STACKS,
+    GENERIC_BUCKET,
+    GENERIC_CORS,
+    GENERIC_ENCRYPTION,
+    GENERIC_LIFECYCLE,
     IAM_USER,
     LIFECYCLE,
     OWNERSHIP,
     POLICY,
     SECRET_SIG,
     USER_POLICY,
+    buckets_of,
     example_stack,
     named,
     of_type,
@@ -300,10 +305,12 @@ def test_iam_policy_allows_put_object_acl_because_every_upload_carries_an_acl(aw
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
 def test_no_bucket_is_ever_force_destroyed(example: Callable[[str], Evaluation], stack: str) -> None:
-    """force_destroy is false on every bucket of every example stack."""
-    buckets = of_type(example(stack).resources, BUCKET)
+    """force_destroy is false on every pulumi-aws bucket; the generic-S3 provider has no such
+    input at all (it never empties a bucket: tests/test_generic_provider_moto.py)."""
+    buckets = buckets_of(example(stack).resources)
     assert buckets
-    assert [r.inputs["forceDestroy"] for r in buckets] == [False] * len(buckets)
+    assert [r.inputs.get("forceDestroy", False) for r in buckets] == [False] * len(buckets)
+    assert all("forceDestroy" not in r.inputs for r in buckets if r.type == GENERIC_BUCKET)
 
 
 @pytest.mark.parametrize("stack", ["aws-eu-central-1", "exoscale-ch-gva-2"])
@@ -312,7 +319,7 @@ def test_protection_reaches_every_bucket(example: Callable[[str], Evaluation], s
     so removing a site makes `pulumi up` fail instead of deleting its media."""
     evaluation = example(stack)
     assert evaluation.settings.protect is True
-    buckets = of_type(evaluation.resources, BUCKET)
+    buckets = buckets_of(evaluation.resources)
     expected = sum(1 + bool(facts["private_bucket"]) for facts in evaluation.outputs["sites"].values())
     assert len(buckets) == expected
     assert all(bucket.protect for bucket in buckets), [b.name for b in buckets if not b.protect]
@@ -324,14 +331,14 @@ def test_protect_defaults_to_true_and_false_is_honoured(tmp_path: Path, local_st
     path = write_stack(tmp_path, {"region": "aws-us-east-1", "bucket_prefix": "acme", "sites": {"a": {}, "b": {}}})
     buckets = of_type(evaluate(read_stack_file(path)).resources, BUCKET)
     assert len(buckets) == 4 and all(b.protect for b in buckets)
-    local = of_type(local_stack.resources, BUCKET)
+    local = of_type(local_stack.resources, GENERIC_BUCKET)
     assert len(local) == 2 and not any(b.protect for b in local)
 
 
 # --- generic S3 ----------------------------------------------------------------------------
 
-# What each catalog capability makes the component create.
-CAPABILITY_RESOURCES = {
+# What each catalog capability makes the component create, on AWS and on generic S3.
+AWS_CAPABILITY_RESOURCES = {
     "ownership_controls": OWNERSHIP,
     "public_access_block": ACCESS_BLOCK,
     "bucket_policies": POLICY,
@@ -342,17 +349,47 @@ CAPABILITY_RESOURCES = {
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
 def test_a_stack_gets_exactly_what_its_region_supports(example: Callable[[str], Evaluation], stack: str) -> None:
-    """Per the region catalog: each capability's resource exists iff the region has it, and
-    bucket tags are set only where pulumi-aws can read them back."""
+    """Per the region catalog: each capability's resource exists iff the region has it; lifecycle
+    rules iff the stack has them on (on by default only where the region says so); bucket tags
+    only where they can be read back; generic-S3 stacks have no pulumi-aws resource at all."""
     evaluation = example(stack)
     capabilities = evaluation.settings.region.capabilities
     present = {r.type for r in evaluation.resources}
-    for capability, type_ in CAPABILITY_RESOURCES.items():
-        assert (type_ in present) == getattr(capabilities, capability), (capability, type_)
-    # Lifecycle rules are on by default only where the region says so (opt-in elsewhere).
-    assert (LIFECYCLE in present) == (capabilities.lifecycle_default and evaluation.settings.lifecycle)
-    for bucket in of_type(evaluation.resources, BUCKET):
+    lifecycle = evaluation.settings.lifecycle
+    assert lifecycle == capabilities.lifecycle_default
+    if evaluation.settings.region.kind == "aws":
+        for capability, type_ in AWS_CAPABILITY_RESOURCES.items():
+            assert (type_ in present) == getattr(capabilities, capability), (capability, type_)
+        assert (LIFECYCLE in present) == lifecycle
+        assert not any(type_.startswith("pulumi-python:") for type_ in present)
+    else:
+        assert (GENERIC_ENCRYPTION in present) == capabilities.encryption
+        assert (GENERIC_LIFECYCLE in present) == lifecycle
+        assert not any(type_.startswith("aws:") for type_ in present), sorted(present)
+    for bucket in buckets_of(evaluation.resources):
         assert ("tags" in bucket.inputs) == capabilities.bucket_tags
+
+
+def test_generic_resources_hold_region_and_bucket_but_no_credential(example: Callable[[str], Evaluation]) -> None:
+    """Generic-S3 resources carry their region (for the provider to resolve in the catalog) and
+    their bucket, never a key: the provider reads the key from the stack config at deploy time."""
+    for stack in ("exoscale-ch-gva-2", "local"):
+        evaluation = example(stack)
+        region = evaluation.settings.region
+        generic = [r for r in evaluation.resources if r.type.startswith("pulumi-python:dynamic/s3:")]
+        assert generic
+        for resource in generic:
+            assert resource.inputs["region"] == {
+                "id": region.id,
+                "endpoint": region.endpoint_url,
+                "signingRegion": region.signing_region,
+                "pathStyle": region.path_style,
+                "signature": region.signature,
+            }
+            text = json.dumps(resource.inputs)
+            assert SECRET_PLACEHOLDER not in text and SECRET_SIG not in text
+            assert str(evaluation.settings.access_key_id) not in text
+        assert all(r.inputs["acl"] == "private" for r in of_type(evaluation.resources, GENERIC_BUCKET))
 
 
 def test_exoscale_sites_get_buckets_cors_and_canned_acls_only(exoscale_stack: Evaluation) -> None:
@@ -362,22 +399,28 @@ def test_exoscale_sites_get_buckets_cors_and_canned_acls_only(exoscale_stack: Ev
     region = resolve_region("exoscale-ch-gva-2")
     assert not any((region.capabilities.ownership_controls, region.capabilities.bucket_policies))
     assert not region.capabilities.lifecycle_default
-    s3_types = sorted(r.type for r in exoscale_stack.resources if r.type.startswith("aws:s3/"))
-    assert s3_types == sorted([BUCKET] * 4 + [ENCRYPTION] * 4 + [CORS])
-    buckets = {r.inputs["bucket"] for r in of_type(exoscale_stack.resources, BUCKET)}
+    s3_types = sorted(r.type for r in exoscale_stack.resources if r.type.startswith("pulumi-python:"))
+    assert s3_types == sorted([GENERIC_BUCKET] * 4 + [GENERIC_ENCRYPTION] * 4 + [GENERIC_CORS])
+    buckets = {r.inputs["bucket"] for r in of_type(exoscale_stack.resources, GENERIC_BUCKET)}
     assert buckets == {
         "helvetia-media-zurich-live-public",
         "helvetia-media-zurich-live-private",
         "helvetia-media-geneva-live-public",
         "helvetia-media-geneva-live-private",
     }
-    assert [r.site for r in of_type(exoscale_stack.resources, CORS)] == ["zurich-live"]
-    provider = named(exoscale_stack, "exoscale-ch-gva-2").inputs
-    assert json.loads(provider["endpoints"]) == [{"s3": "https://sos-ch-gva-2.exo.io"}]
-    assert provider["region"] == "ch-gva-2"
-    assert provider["skipCredentialsValidation"] == "true"
-    assert provider["skipRequestingAccountId"] == "true"
-    assert provider["secretKey"][SECRET_SIG], "the provider's secret key must stay a secret"
+    [cors] = of_type(exoscale_stack.resources, GENERIC_CORS)
+    assert (cors.site, cors.inputs["bucket"]) == ("zurich-live", "helvetia-media-zurich-live-public")
+    assert cors.inputs["corsRules"] == [
+        {
+            "allowedOrigins": ["https://www.zurich.example"],
+            "allowedMethods": ["GET", "HEAD"],
+            "allowedHeaders": ["*"],
+            "maxAgeSeconds": 3600,
+        }
+    ]
+    assert [r.type for r in exoscale_stack.resources if r.type.startswith("pulumi:providers:")] == [
+        "pulumi:providers:exoscale"
+    ], "no pulumi-aws provider on a generic-S3 stack"
 
     for slug, settings in exoscale_stack.outputs["site_settings"].items():
         facts = exoscale_stack.outputs["sites"][slug]
@@ -394,14 +437,34 @@ def test_exoscale_sites_get_buckets_cors_and_canned_acls_only(exoscale_stack: Ev
 
 
 def test_local_stack_gets_buckets_and_cors_on_its_endpoint(local_stack: Evaluation) -> None:
-    """custom: buckets and CORS (lifecycle is opt-in) through the given endpoint with path style and
-    the stack's one key; no AWS-only resources."""
-    assert _types(local_stack, "demo") == sorted([BUCKET, BUCKET, CORS])
-    provider = named(local_stack, "custom").inputs
-    assert json.loads(provider["endpoints"]) == [{"s3": "http://127.0.0.1:5000"}]
-    assert provider["s3UsePathStyle"] == "true"
-    assert provider["accessKey"]["value"] == "testing"
-    assert provider["secretKey"][SECRET_SIG] and provider["secretKey"]["value"] == SECRET_PLACEHOLDER
+    """custom: buckets and CORS (lifecycle is opt-in) on the given endpoint with path style, and
+    no provider resource: the stack's key reaches the provider code through the stack config."""
+    assert _types(local_stack, "demo") == sorted([GENERIC_BUCKET, GENERIC_BUCKET, GENERIC_CORS])
+    assert not [r for r in local_stack.resources if r.type.startswith("pulumi:providers:")]
+    [bucket, *_] = of_type(local_stack.resources, GENERIC_BUCKET)
+    assert bucket.inputs["region"]["endpoint"] == "http://127.0.0.1:5000"
+    assert bucket.inputs["region"]["pathStyle"] is True
+
+
+def test_lifecycle_opt_in_reaches_generic_buckets(tmp_path: Path) -> None:
+    """site-storage:lifecycle: true on a custom endpoint gives each bucket the abort rule."""
+    path = write_stack(
+        tmp_path,
+        {
+            "region": "custom",
+            "endpoint": "https://minio.example.com",
+            "bucket_prefix": "lab",
+            "lifecycle": True,
+            "access_key_id": "k",
+            "secret_access_key": "s",
+            "sites": {"a": {}},
+        },
+    )
+    rules = [r.inputs["rules"] for r in of_type(evaluate(read_stack_file(path)).resources, GENERIC_LIFECYCLE)]
+    expected = [
+        {"id": "abort-incomplete-multipart-uploads", "status": "Enabled", "abortIncompleteMultipartUploadDays": 7}
+    ]
+    assert rules == [expected, expected]
 
 
 # --- credentials and warnings --------------------------------------------------------------

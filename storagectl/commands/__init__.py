@@ -34,7 +34,8 @@ EXIT_NO_PULUMI = 3
 
 PROJECT = "site-storage"
 SITES_KEYS = ("config", f"{NAMESPACE}:sites")
-BUCKET_TYPE = "aws:s3/bucket:Bucket"
+BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "pulumi-python:dynamic/s3:Bucket"})
+"""pulumi-aws buckets (AWS regions) and the generic-S3 provider's (components/generic_s3)."""
 # Pulumi's own rule for stack names; also keeps --stack from pointing outside stacks/.
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from components.config import NAMESPACE, ConfigError, SiteConfig, StackSettings
 from components.naming import private_bucket_name, public_bucket_name
 from storagectl.commands import (
-    BUCKET_TYPE,
+    BUCKET_TYPES,
     SITES_KEYS,
     ApplyOption,
     DryRunOption,
@@ -134,7 +134,7 @@ def remove(
     opened = open_stack(stack)
     opened.site(site)
     resources = site_resources(opened.file, site)
-    protected = [r for r in resources if r.type == BUCKET_TYPE and r.protect]
+    protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
     if protected and not unprotected:
         raise fail(_decommission_lines(opened, site, resources))
     if protected:
@@ -254,7 +254,7 @@ def _shard_commands(opened: OpenStack, shard: str) -> list[str]:
 def _decommission_lines(opened: OpenStack, site: str, resources: Sequence[Any]) -> list[str]:
     stack = opened.name
     endpoint = opened.settings.region.endpoint_url
-    buckets = [r for r in resources if r.type == BUCKET_TYPE]
+    buckets = [r for r in resources if r.type in BUCKET_TYPES]
     names = [r.inputs["bucket"] for r in buckets]
     lines = [
         f"refusing to remove site {site} from stack {stack}: its buckets are protected ({NAMESPACE}:protect), "

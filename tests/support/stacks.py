@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from components.generic_s3 import resources as generic
 from storagectl.offline import Evaluation, RecordedResource
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -27,6 +28,11 @@ CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
 IAM_USER = "aws:iam/user:User"
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+GENERIC_BUCKET = generic.BUCKET_TYPE
+GENERIC_CORS = generic.CORS_TYPE
+GENERIC_LIFECYCLE = generic.LIFECYCLE_TYPE
+GENERIC_ENCRYPTION = generic.ENCRYPTION_TYPE
+BUCKET_TYPES = (BUCKET, GENERIC_BUCKET)
 
 
 def example_stack(name: str) -> Path:
@@ -57,6 +63,11 @@ def write_stack(
 
 def of_type(resources: list[RecordedResource], type_: str) -> list[RecordedResource]:
     return [resource for resource in resources if resource.type == type_]
+
+
+def buckets_of(resources: list[RecordedResource]) -> list[RecordedResource]:
+    """Every bucket, pulumi-aws's and the generic-S3 provider's alike."""
+    return [resource for resource in resources if resource.type in BUCKET_TYPES]
 
 
 def named(evaluation: Evaluation, name: str) -> RecordedResource:
