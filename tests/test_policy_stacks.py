@@ -187,3 +187,23 @@ def test_preview_without_policy_does_not_check(evaluated, monkeypatch: pytest.Mo
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, ["preview", "--json", "--stack", "aws-eu-central-1"])
     assert result.exit_code == 0
+
+
+def test_the_pack_knows_the_generic_s3_types_by_their_real_tokens() -> None:
+    """The pack runs without the project installed, so it spells the dynamic types out itself."""
+    from components.generic_s3.resources import BUCKET_TYPE, CORS_TYPE
+    from policy.bucket_rules import GENERIC_BUCKET_TYPE, GENERIC_CORS_TYPE
+
+    assert (GENERIC_BUCKET_TYPE, GENERIC_CORS_TYPE) == (BUCKET_TYPE, CORS_TYPE)
+
+
+def test_refuses_a_public_bucket_acl_on_a_generic_bucket(evaluated) -> None:
+    stack, evaluation = evaluated["exoscale-ch-gva-2"]
+    name = "geneva-live-private"
+    broken = with_resource(evaluation, name, inputs={**resource(evaluation, name).inputs, "acl": "public-read"})
+    [violation] = check_evaluation(broken, stack.values)
+    assert (violation.policy, violation.site, violation.resource) == (
+        "anonymous-read-public-bucket-only",
+        "geneva-live",
+        name,
+    )
