@@ -1,9 +1,12 @@
 """The SDK floor: the recorded resources registered directly under the same mock runtime.
 
-Run as `python -m benchmarks.floor_child RESOURCES.json [--check]` in a fresh process, so
-its interpreter start-up and imports count like the program's. It runs no component
-logic, config parsing or output building: each recorded resource is built with its SDK
-class and the recorded inputs, under the harness's own `PreviewMocks` and GC policy.
+Run as `python -m benchmarks.floor_child RESOURCES.json [--check] [--as-plugin]` in a fresh
+process, so its interpreter start-up and imports count like the program's. It runs no
+component logic, config parsing or output building: each recorded resource is built with its
+SDK class and the recorded inputs, under the harness's own `PreviewMocks` and GC policy.
+Generic-S3 resources are `pulumi.dynamic.Resource`s, whose SDK registration pickles their
+provider each time. `--as-plugin` registers them instead as plain custom resources of a
+package `site-storage-s3`, as a provider plugin's SDK classes would: the other design measured.
 `--check` compares what the mock received with the recording, which proves the floor
 registers the same inputs.
 """
@@ -18,6 +21,9 @@ import sys
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import Resource as DynamicResource
+
+from components.generic_s3.resources import PROVIDERS, RESOURCE_CLASSES
 
 # The harness's own mocks, so the floor answers exactly like preview does. This also imports
 # components.config and ruamel.yaml (~35 ms), which the floor counts: a bias under 1% at 1,000 sites.
@@ -65,16 +71,29 @@ def provider_kwargs(inputs: dict[str, Any]) -> dict[str, Any]:
     return snake_case(decoded)
 
 
-def register(recorded: list[dict[str, Any]]) -> None:
-    # The generated stacks have one provider (AWS), recorded first; every resource uses it.
-    provider: pulumi.ProviderResource | None = None
+PLUGIN_PACKAGE = "site-storage-s3"
+
+
+def register(recorded: list[dict[str, Any]], *, as_plugin: bool = False) -> None:
+    # Explicit providers are recorded before the resources that use them, one per package.
+    providers: dict[str, pulumi.ProviderResource] = {}
     for entry in recorded:
-        cls = resource_class(entry["type"])
-        if issubclass(cls, pulumi.ProviderResource):
-            provider = cls(entry["name"], **provider_kwargs(entry["inputs"]))
+        token, name, inputs = entry["type"], entry["name"], entry["inputs"]
+        if token in PROVIDERS:
+            opts = pulumi.ResourceOptions(protect=entry["protect"])
+            if as_plugin:
+                pulumi.CustomResource(f"{PLUGIN_PACKAGE}:index:{token.rsplit(':', 1)[1]}", name, dict(inputs), opts)
+            else:
+                # The SDK's own registration, without the typed constructor of components/generic_s3.
+                resource = object.__new__(RESOURCE_CLASSES[token])
+                DynamicResource.__init__(resource, PROVIDERS[token], name, dict(inputs), opts)
             continue
-        opts = pulumi.ResourceOptions(provider=provider, protect=entry["protect"])
-        cls(entry["name"], opts=opts, **snake_case(entry["inputs"]))
+        cls = resource_class(token)
+        if issubclass(cls, pulumi.ProviderResource):
+            providers[token.split(":")[2]] = cls(name, **provider_kwargs(inputs))
+            continue
+        opts = pulumi.ResourceOptions(provider=providers.get(token.split(":")[0]), protect=entry["protect"])
+        cls(name, opts=opts, **snake_case(inputs))
 
 
 def main(argv: list[str]) -> int:
@@ -87,7 +106,7 @@ def main(argv: list[str]) -> int:
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="floor", preview=True, logger=logger)
     # Like the program: the harness's GC policy, and wait until every registration has settled.
     with worker_threads_joined(), collections_paused():
-        pulumi.runtime.test(lambda: register(recorded))()
+        pulumi.runtime.test(lambda: register(recorded, as_plugin="--as-plugin" in argv))()
     received = [(typ, name, inputs) for typ, name, inputs, custom in mocks.registered if custom]
     if "--check" in argv:
         expected = sorted(

@@ -1,4 +1,4 @@
-"""One measured run of the real program: `python -m benchmarks.program_child VALUES.json [--record OUT.json]`.
+"""One measured run of the real program: `python -m benchmarks.program_child DOCUMENT.json [--record OUT.json]`.
 
 Runs in a fresh process so start-up and imports count. It does what `storagectl preview`
 does short of reading YAML and printing: validate the stack values, then evaluate the
@@ -19,8 +19,19 @@ def main(argv: list[str]) -> int:
     with open(argv[0], encoding="utf-8") as handle:
         document = json.load(handle)
     values = document["values"]
-    settings = parse_settings(values, stack=document["stack"], source=argv[0], secret_keys=frozenset())
-    evaluation = evaluate_values(settings, values, frozenset())
+    secret_keys = frozenset(document.get("secret_keys", ()))
+    other_config = document.get("other_config", {})
+    other_secret_keys = frozenset(document.get("other_secret_keys", ()))
+    settings = parse_settings(
+        values,
+        stack=document["stack"],
+        source=argv[0],
+        secret_keys=secret_keys | other_secret_keys,
+        provider_config=other_config,
+    )
+    evaluation = evaluate_values(
+        settings, values, secret_keys, other_config=other_config, other_secret_keys=other_secret_keys
+    )
     if "--record" in argv:
         out = argv[argv.index("--record") + 1]
         recorded = [

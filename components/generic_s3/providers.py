@@ -8,9 +8,12 @@ One class per resource type. Each one:
 - never sends tags: generic regions cannot store them where pulumi-aws would read them.
 A bucket is never emptied: deleting one that holds objects fails with the reason.
 
-Instances hold no state when pickled (`__getstate__`): the dynamic-provider machinery stores
-each resource's provider, pickled, in the Pulumi state, and the key set by `configure` must
-never travel with it.
+Instances pickle as a bare class reference (`__getstate__` is None): the dynamic-provider
+machinery stores each resource's provider, pickled, in the Pulumi state, and the key set by
+`configure` must never travel with it. No state at all, not even an empty dict, also keeps
+clear of an SDK bug: pulumi 3.272's `serialize_provider` wraps `pickle._Pickler._batch_setitems`
+once more on every call, so pickling any dict after about a thousand dynamic resources in one
+program overflows the stack (tests/test_generic_provider_logic.py shows both).
 """
 
 from __future__ import annotations
@@ -100,11 +103,8 @@ class S3Provider(ResourceProvider):
     """The resource's own inputs besides region and bucket, compared by `diff`."""
     REPLACE_ON: ClassVar[tuple[str, ...]] = ("bucket",)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        pass
+    def __getstate__(self) -> None:
+        return None
 
     # Wiring -----------------------------------------------------------------------------
 

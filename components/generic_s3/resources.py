@@ -104,5 +104,8 @@ PROVIDER_CLASSES: dict[str, type[S3Provider]] = {
     LIFECYCLE_TYPE: BucketLifecycleProvider,
     ENCRYPTION_TYPE: BucketEncryptionProvider,
 }
+RESOURCE_CLASSES: dict[str, type[Resource]] = {
+    type_token(cls): cls for cls in (Bucket, BucketCors, BucketLifecycle, BucketEncryption)
+}
 # One stateless instance per type: each resource pickles it again (~60 bytes, a class reference).
 PROVIDERS: dict[str, S3Provider] = {token: cls() for token, cls in PROVIDER_CLASSES.items()}
