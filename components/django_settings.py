@@ -19,6 +19,12 @@ S3_BACKEND = "storages.backends.s3.S3Storage"
 # easy-thumbnails < 2.10 takes a dotted path; Django's DefaultStorage is the lazy object
 # behind STORAGES["default"], so thumbnails land in the public bucket next to their sources.
 LEGACY_THUMBNAIL_STORAGE = "django.core.files.storage.DefaultStorage"
+PRIVATE_THUMBNAILS_ALIAS = "easy_thumbnails_private"
+"""Thumbnails of private images: the private bucket, signed URLs (ThumbnailerImageField(thumbnail_storage=...))."""
+# botocore reads these from the process environment for every client it builds, so they reach
+# django-storage-url's storages (which take no client config) and STORAGES alike.
+CHECKSUM_ENVIRONMENT = ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION")
+BOTOCORE_DEFAULT_CHECKSUMS = "when_supported"
 
 # The needles django-storage-url looks for, in its order (django_storage_url/backends/s3.py).
 _AWS_STYLE_NEEDLES = (
@@ -129,6 +135,16 @@ def storage_options(region: Region, access: BucketAccess, key_id: str, secret: s
     }
 
 
+def checksum_environment(region: Region) -> dict[str, str]:
+    """The environment variables botocore needs on this region, none where its defaults work.
+
+    boto3 >= 1.36 sends a CRC checksum with every upload (an aws-chunked trailer) and asks for
+    checksums on downloads; servers that refuse them need both set to when_required.
+    """
+    mode = region.capabilities.checksums
+    return {} if mode == BOTOCORE_DEFAULT_CHECKSUMS else dict.fromkeys(CHECKSUM_ENVIRONMENT, mode)
+
+
 def storages_block(
     region: Region,
     public: BucketAccess,
@@ -136,7 +152,9 @@ def storages_block(
     key_id: str,
     secret: str,
 ) -> dict[str, Any]:
-    """The Django >= 4.2 STORAGES mapping, with MEDIA_URL and the legacy thumbnail setting."""
+    """The Django >= 4.2 STORAGES mapping, with MEDIA_URL, the legacy thumbnail setting and what DSN sites
+    must set themselves: django-storage-url passes no file_overwrite (django-storages' default replaces an
+    existing file) and no client config."""
     default = {"BACKEND": S3_BACKEND, "OPTIONS": storage_options(region, public, key_id, secret)}
     storages: dict[str, Any] = {
         "default": default,
@@ -145,8 +163,11 @@ def storages_block(
     }
     if private is not None:
         storages["private"] = {"BACKEND": S3_BACKEND, "OPTIONS": storage_options(region, private, key_id, secret)}
+        storages[PRIVATE_THUMBNAILS_ALIAS] = storages["private"]
     return {
         "STORAGES": storages,
         "MEDIA_URL": media_url(region, public.bucket, public.custom_domain),
         "THUMBNAIL_DEFAULT_STORAGE": LEGACY_THUMBNAIL_STORAGE,
+        "AWS_S3_FILE_OVERWRITE": False,
+        "environment": checksum_environment(region),
     }

@@ -75,24 +75,28 @@ def private_bucket_policy(bucket: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket)]}
 
 
-# Exoscale IAM names SOS operations after the S3 API calls in kebab case (e.g. get-object);
-# these are the calls django-storages makes, as in SITE_OBJECT_ACTIONS/SITE_BUCKET_ACTIONS.
-EXOSCALE_SITE_OPERATIONS = (
+# Exoscale IAM names SOS operations after the S3 API calls in kebab case (e.g. get-object).
+# What django-storages' S3Storage calls: save (put-object; above s3transfer's threshold the
+# multipart calls, and abort when a part fails), open/size (get-object, head-object), exists
+# (head-object), delete, listdir (the v1 list-objects paginator). Every upload carries a
+# canned ACL; AWS asks for s3:PutObjectAcl then, so put-object-acl is allowed too.
+EXOSCALE_DJANGO_OPERATIONS = (
     "get-object",
     "head-object",
     "put-object",
     "put-object-acl",
     "delete-object",
     "list-objects",
-    "list-objects-v2",
-    "get-bucket-location",
     "create-multipart-upload",
     "upload-part",
     "complete-multipart-upload",
     "abort-multipart-upload",
-    "list-parts",
-    "list-multipart-uploads",
 )
+# What `storagectl verify` does with the site's key besides: it lists its probe with
+# list-objects-v2 and shows an aborted upload left no parts (list-parts). Bucket settings
+# (CORS) it reads with the stack's key, so the role gets no get-bucket-* operation.
+EXOSCALE_VERIFY_OPERATIONS = ("list-objects-v2", "list-parts")
+EXOSCALE_SITE_OPERATIONS = EXOSCALE_DJANGO_OPERATIONS + EXOSCALE_VERIFY_OPERATIONS
 
 
 def _cel_list(values: list[str] | tuple[str, ...]) -> str:

@@ -33,8 +33,13 @@ NAMES = {
     "DEFAULT_STORAGE_DSN": "default_storage_dsn",
     "PRIVATE_STORAGE_DSN": "private_storage_dsn",
     "MEDIA_URL": "MEDIA_URL",
+    "AWS_S3_FILE_OVERWRITE": "AWS_S3_FILE_OVERWRITE",
     "STORAGES": "STORAGES",
     "THUMBNAIL_DEFAULT_STORAGE": "THUMBNAIL_DEFAULT_STORAGE",
+}
+CHECKSUM_ENVIRONMENT = {
+    "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
 }
 
 
@@ -85,7 +90,9 @@ def test_env_format_is_read_back_exactly_by_a_posix_shell(in_outputs_dir: Path) 
     storages = json.loads(read_back.pop("STORAGES"))
     assert storages["default"]["OPTIONS"]["secret_key"] == NASTY_SECRET
     assert storages == expected.pop("STORAGES")
+    assert json.loads(read_back.pop("AWS_S3_FILE_OVERWRITE")) is expected.pop("AWS_S3_FILE_OVERWRITE") is False
     assert read_back == expected
+    assert "AWS_REQUEST_CHECKSUM_CALCULATION" not in result.stdout, "AWS keeps botocore's default checksums"
 
 
 def test_python_format_is_a_valid_settings_module(in_outputs_dir: Path) -> None:
@@ -100,7 +107,77 @@ def test_python_format_is_a_valid_settings_module(in_outputs_dir: Path) -> None:
 def test_json_format_is_one_object(in_outputs_dir: Path) -> None:
     result = invoke("settings", "shop-live", "--outputs", "shop.json", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == _expected(in_outputs_dir, "shop", "shop-live")
+    assert json.loads(result.stdout) == {**_expected(in_outputs_dir, "shop", "shop-live"), "environment": {}}
+
+
+def test_generic_s3_env_format_sets_the_checksum_variables_for_the_shell(in_outputs_dir: Path) -> None:
+    result = invoke("settings", "dev", "--outputs", "dev.json", "--format", "env")
+    assert result.exit_code == 0, result.stderr
+    (in_outputs_dir / "dev-checksums.env").write_text(result.stdout)
+    variables = '"$AWS_REQUEST_CHECKSUM_CALCULATION" "$AWS_RESPONSE_CHECKSUM_VALIDATION"'
+    script = f". ./dev-checksums.env && printf '%s|%s' {variables}"
+    shell = subprocess.run(["sh", "-euc", script], cwd=in_outputs_dir, capture_output=True, text=True, check=True)
+    assert shell.stdout == "when_required|when_required"
+
+
+def test_generic_s3_python_format_has_a_botocore_config_and_the_variables(
+    in_outputs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each S3 alias gets `client_config`; DSN storages get the variables (set unless already set)."""
+    from botocore.config import Config
+
+    result = invoke("settings", "dev", "--outputs", "dev.json", "--format", "python")
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_supported")  # an operator's own choice stays
+    monkeypatch.delenv("AWS_REQUEST_CHECKSUM_CALCULATION", raising=False)
+    module: dict[str, Any] = {}
+    exec(compile(result.stdout, "settings.py", "exec"), module)
+    import os
+
+    assert os.environ["AWS_REQUEST_CHECKSUM_CALCULATION"] == "when_required"
+    assert os.environ["AWS_RESPONSE_CHECKSUM_VALIDATION"] == "when_supported"
+    expected = _expected(in_outputs_dir, "dev", "dev")
+    for alias, storage in module["STORAGES"].items():
+        if "OPTIONS" not in storage:
+            continue
+        config = storage["OPTIONS"].pop("client_config")
+        assert isinstance(config, Config)
+        assert config.request_checksum_calculation == config.response_checksum_validation == "when_required"
+        assert config.s3 == {"addressing_style": storage["OPTIONS"]["addressing_style"]}, alias
+        assert config.signature_version == storage["OPTIONS"]["signature_version"]
+    assert module["STORAGES"] == expected["STORAGES"]
+    assert module["AWS_S3_FILE_OVERWRITE"] is False
+
+
+def test_generic_s3_json_format_keeps_the_environment_as_a_map(in_outputs_dir: Path) -> None:
+    result = invoke("settings", "dev", "--outputs", "dev.json", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["environment"] == CHECKSUM_ENVIRONMENT
+    assert "client_config" not in json.dumps(document["STORAGES"])
+
+
+def test_outputs_saved_before_the_new_settings_still_print_with_a_note(in_outputs_dir: Path) -> None:
+    older = json.loads((in_outputs_dir / "shop.json").read_text())
+    for entry in older["site_settings"].values():
+        del entry["AWS_S3_FILE_OVERWRITE"], entry["environment"]
+    (in_outputs_dir / "older.json").write_text(json.dumps(older))
+    result = invoke("settings", "shop-live", "--outputs", "older.json", "--format", "python")
+    assert result.exit_code == 0, result.stderr
+    assert "AWS_S3_FILE_OVERWRITE = None  # not in these outputs" in result.stdout
+    assert "note: AWS_S3_FILE_OVERWRITE is not set: not in these outputs" in result.stderr
+
+
+def test_refuses_an_environment_that_is_not_a_map_of_strings(in_outputs_dir: Path) -> None:
+    broken = json.loads((in_outputs_dir / "dev.json").read_text())
+    broken["site_settings"]["dev"]["environment"] = {"AWS_REQUEST_CHECKSUM_CALCULATION": 1}
+    (in_outputs_dir / "broken-environment.json").write_text(json.dumps(broken))
+    result = invoke("settings", "dev", "--outputs", "broken-environment.json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.endswith(
+        "broken-environment.json: site_settings.dev.environment: is not an object of strings\n"
+    )
 
 
 @pytest.mark.parametrize("output_format", ["env", "python", "json"])
@@ -118,7 +195,7 @@ def test_reads_the_site_settings_output_saved_on_its_own(in_outputs_dir: Path) -
     (in_outputs_dir / "site_settings.json").write_text(json.dumps(alone))
     result = invoke("settings", "shop-live", "--outputs", "site_settings.json", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == _expected(in_outputs_dir, "shop", "shop-live")
+    assert json.loads(result.stdout) == {**_expected(in_outputs_dir, "shop", "shop-live"), "environment": {}}
 
 
 def test_a_site_without_private_bucket_says_so(in_outputs_dir: Path) -> None:
@@ -197,7 +274,7 @@ def test_reads_the_stack_outputs_through_the_pulumi_cli(project: Project, output
     assert result.stderr == (
         "reading the outputs of stack shop with: pulumi stack output --json --show-secrets --stack shop\n"
     )
-    assert json.loads(result.stdout) == _expected(outputs_dir, "shop", "shop-live")
+    assert json.loads(result.stdout) == {**_expected(outputs_dir, "shop", "shop-live"), "environment": {}}
 
 
 def test_reports_a_failing_pulumi_cli(project: Project) -> None:

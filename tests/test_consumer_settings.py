@@ -221,3 +221,25 @@ def test_dotted_bucket_names_get_a_media_url_their_certificate_covers(
     assert S3Storage(**settings["STORAGES"]["default"]["OPTIONS"]).url(NAME) == settings["MEDIA_URL"] + NAME
     if settings["default_storage_dsn"]:
         assert get_storage(settings["default_storage_dsn"]).bucket_name == "acme.media-shop-public"
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_private_thumbnails_alias_is_the_private_bucket_with_signed_urls(
+    example: Callable[[str], Evaluation], stack: str
+) -> None:
+    """`easy_thumbnails_private` (for ThumbnailerImageField(thumbnail_storage=...)) only where there is a
+    private bucket, built by Django's handler as the private storage: its bucket, its ACL, signed URLs."""
+    from django.core.files.storage import storages
+
+    evaluation = example(stack)
+    _public_acl, private_acl = _expected_acls(evaluation)
+    for _slug, facts, settings in _sites(evaluation):
+        if facts["private_bucket"] is None:
+            assert "easy_thumbnails_private" not in settings["STORAGES"]
+            continue
+        assert settings["STORAGES"]["easy_thumbnails_private"] == settings["STORAGES"]["private"]
+        with override_settings(STORAGES=settings["STORAGES"]):
+            thumbnails = storages["easy_thumbnails_private"]
+            assert isinstance(thumbnails, S3Storage)
+            assert (thumbnails.bucket_name, thumbnails.default_acl) == (facts["private_bucket"], private_acl)
+            assert thumbnails.querystring_auth is True and "X-Amz-Signature=" in thumbnails.url(NAME)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pprint
 import shlex
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,9 +27,14 @@ SETTING_NAMES = {
     "default_storage_dsn": "DEFAULT_STORAGE_DSN",
     "private_storage_dsn": "PRIVATE_STORAGE_DSN",
     "MEDIA_URL": "MEDIA_URL",
+    "AWS_S3_FILE_OVERWRITE": "AWS_S3_FILE_OVERWRITE",
     "STORAGES": "STORAGES",
     "THUMBNAIL_DEFAULT_STORAGE": "THUMBNAIL_DEFAULT_STORAGE",
 }
+REQUIRED_KEYS = ("default_storage_dsn", "private_storage_dsn", "MEDIA_URL", "STORAGES", "THUMBNAIL_DEFAULT_STORAGE")
+"""What every site-storage release has output; the others came later and may be missing from older outputs."""
+ENVIRONMENT_KEY = "environment"
+"""Process environment variables the site needs (botocore's checksum modes); not Django settings."""
 
 
 class Format(StrEnum):
@@ -76,15 +82,15 @@ def settings(
             raise fail(["give --stack NAME (read with the Pulumi CLI) or --outputs FILE (saved outputs)"])
         text = _outputs_from_pulumi(stack)
         source = f"the outputs of stack {stack}"
-    values, notes = site_settings(_parse(text, source), site, source, stack)
-    for name, note in notes.items():
+    found = site_settings(_parse(text, source), site, source, stack)
+    for name, note in found.notes.items():
         say(f"note: {name} is not set: {note}")
     header = (
         f"Django storage settings for site {site} ({stack or source}). "
         "They hold the site's key: keep them out of logs and version control."
     )
     render = {Format.env: render_env, Format.python: render_python, Format.json: render_json}[output_format]
-    typer.echo(render(values, notes, header), nl=False)
+    typer.echo(render(found, header), nl=False)
 
 
 def _outputs_from_pulumi(stack: str) -> str:
@@ -128,8 +134,18 @@ def _hidden(source: str, stack: str | None) -> typer.Exit:
     )
 
 
-def site_settings(document: Any, site: str, source: str, stack: str | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """(Django settings by name, why a missing one is missing) for `site`.
+@dataclass(frozen=True)
+class SiteSettings:
+    values: dict[str, Any]
+    """Django settings by name (None: not set, see `notes`)."""
+    environment: dict[str, str]
+    """Process environment variables the site needs besides its settings."""
+    notes: dict[str, str]
+    """Why a setting is missing, one line each."""
+
+
+def site_settings(document: Any, site: str, source: str, stack: str | None) -> SiteSettings:
+    """`site`'s settings, environment and notes.
 
     `document` is what `pulumi stack output --json --show-secrets` prints, or its
     `site_settings` output alone (`pulumi stack output site_settings --json --show-secrets`).
@@ -150,12 +166,17 @@ def site_settings(document: Any, site: str, source: str, stack: str | None) -> t
     entry = all_settings[site]
     if entry == SECRET_MARK:
         raise _hidden(source, stack)
-    if not isinstance(entry, dict) or any(key not in entry for key in SETTING_NAMES):
-        keys = ", ".join(SETTING_NAMES)
+    if not isinstance(entry, dict) or any(key not in entry for key in REQUIRED_KEYS):
+        keys = ", ".join(REQUIRED_KEYS)
         raise fail([f"{source}: site_settings.{site}: is not a settings object; expected the keys {keys}"])
-    if any(entry[key] == SECRET_MARK for key in SETTING_NAMES):
+    if any(entry.get(key) == SECRET_MARK for key in (*SETTING_NAMES, ENVIRONMENT_KEY)):
         raise _hidden(source, stack)
-    values = {name: entry[key] for key, name in SETTING_NAMES.items()}
+    environment = entry.get(ENVIRONMENT_KEY, {})
+    if not isinstance(environment, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in environment.items()
+    ):
+        raise fail([f"{source}: site_settings.{site}.{ENVIRONMENT_KEY}: is not an object of strings"])
+    values = {name: entry.get(key) for key, name in SETTING_NAMES.items()}
     fact = facts.get(site) if isinstance(facts, dict) else None
     reason = fact.get("dsn_unavailable_reason") if isinstance(fact, dict) else None
     notes: dict[str, str] = {}
@@ -165,30 +186,85 @@ def site_settings(document: Any, site: str, source: str, stack: str | None) -> t
         storages = values["STORAGES"]
         has_private = isinstance(storages, dict) and "private" in storages
         notes["PRIVATE_STORAGE_DSN"] = reason or ("null in the stack outputs" if has_private else "no private bucket")
+    if values["AWS_S3_FILE_OVERWRITE"] is None:
+        notes["AWS_S3_FILE_OVERWRITE"] = "not in these outputs (saved before site-storage had it): run `pulumi up`"
     # One line each: a note ends up in a comment.
-    return values, {name: " ".join(str(note).split()) for name, note in notes.items()}
+    return SiteSettings(values, dict(environment), {name: " ".join(str(note).split()) for name, note in notes.items()})
 
 
-def render_env(values: dict[str, Any], notes: dict[str, str], header: str) -> str:
-    lines = [f"# {header}", "# STORAGES is JSON: STORAGES = json.loads(os.environ['STORAGES'])."]
-    for name, value in values.items():
+def render_env(found: SiteSettings, header: str) -> str:
+    lines = [
+        f"# {header}",
+        "# STORAGES and AWS_S3_FILE_OVERWRITE are JSON: json.loads(os.environ['STORAGES']); django-storages reads",
+        "# AWS_S3_FILE_OVERWRITE from settings.py only, so set it there from this variable.",
+    ]
+    if found.environment:
+        lines.append("# botocore reads the AWS_*_CHECKSUM_* variables itself (DSN and STORAGES sites alike).")
+    for name, value in found.values.items():
         if value is None:
-            lines.append(f"# {name} is not set: {notes[name]}")
+            lines.append(f"# {name} is not set: {found.notes[name]}")
             continue
         text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         lines.append(f"{name}={shlex.quote(text)}")
+    lines += [f"{name}={shlex.quote(value)}" for name, value in found.environment.items()]
     return "\n".join(lines) + "\n"
 
 
-def render_python(values: dict[str, Any], notes: dict[str, str], header: str) -> str:
+class _PythonSource:
+    """A value pprint prints as the given Python source (its repr)."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+
+    def __repr__(self) -> str:
+        return self._source
+
+
+def _client_config(options: dict[str, Any], environment: dict[str, str]) -> _PythonSource:
+    """A botocore Config with the environment's checksum modes. django-storages ignores signature_version and
+    addressing_style once it is given a client_config, so the Config carries them too."""
+    arguments = {
+        "signature_version": options.get("signature_version"),
+        "s3": {"addressing_style": options.get("addressing_style")},
+        "request_checksum_calculation": environment.get("AWS_REQUEST_CHECKSUM_CALCULATION"),
+        "response_checksum_validation": environment.get("AWS_RESPONSE_CHECKSUM_VALIDATION"),
+    }
+    shown = ", ".join(f"{name}={value!r}" for name, value in arguments.items() if value not in (None, {}))
+    return _PythonSource(f"Config({shown})")
+
+
+def _with_client_configs(storages: Any, environment: dict[str, str]) -> Any:
+    if not environment or not isinstance(storages, dict):
+        return storages
+    converted: dict[str, Any] = {}
+    for alias, storage in storages.items():
+        options = storage.get("OPTIONS") if isinstance(storage, dict) else None
+        if isinstance(options, dict) and "bucket_name" in options:
+            storage = {**storage, "OPTIONS": {**options, "client_config": _client_config(options, environment)}}
+        converted[alias] = storage
+    return converted
+
+
+def render_python(found: SiteSettings, header: str) -> str:
     lines = [f"# {header}"]
-    for name, value in values.items():
+    if found.environment:
+        lines += [
+            "import os",
+            "",
+            "from botocore.config import Config",
+            "",
+            "# For DSN storages (django-storage-url takes no client config); botocore reads them for every client.",
+            *(f"os.environ.setdefault({name!r}, {value!r})" for name, value in found.environment.items()),
+        ]
+    for name, value in found.values.items():
         if value is None:
-            lines.append(f"{name} = None  # {notes[name]}")
-        else:
-            lines.append(f"{name} = {pprint.pformat(value, sort_dicts=False, width=100)}")
+            lines.append(f"{name} = None  # {found.notes[name]}")
+            continue
+        if name == "STORAGES":
+            value = _with_client_configs(value, found.environment)
+        lines.append(f"{name} = {pprint.pformat(value, sort_dicts=False, width=100)}")
     return "\n".join(lines) + "\n"
 
 
-def render_json(values: dict[str, Any], notes: dict[str, str], header: str) -> str:
-    return json.dumps(values, indent=2) + "\n"
+def render_json(found: SiteSettings, header: str) -> str:
+    return json.dumps({**found.values, ENVIRONMENT_KEY: found.environment}, indent=2) + "\n"

@@ -148,30 +148,46 @@ def bucket_round_trip(
     check = PUBLIC_READ_WRITE if role == "public" else PRIVATE_READ_WRITE
     probe = Probe.new(bucket.name)
     done: dict[tuple[str, str], CheckResult] = {}
-    step = "put"
-    failure: str | None = None
-    try:
+    failures: list[str] = []
+
+    def step(name: str, run: Callable[[], str | None]) -> None:
+        try:
+            problem = run()
+        except (ClientError, BotoCoreError) as error:
+            problem = f"{name} of the probe object failed: {describe(error)}"
+        if problem:
+            failures.append(problem)
+
+    def put() -> None:
         client.put_object(Bucket=bucket.name, Key=probe.key, Body=probe.body, ACL=bucket.acl, ContentType="text/plain")
         probe.written = True
-        step = "get"
+
+    def get() -> str | None:
         body = client.get_object(Bucket=bucket.name, Key=probe.key)["Body"].read()
-        if body != probe.body:
-            failure = "get returned other bytes than were put"
-        step = "list"
-        listed = client.list_objects_v2(Bucket=bucket.name, Prefix=probe.key).get("Contents", [])
-        if failure is None and probe.key not in {item["Key"] for item in listed}:
-            failure = "list did not show the probe object"
-        for owner, name, run in present:
-            done[(owner, name)] = guarded(owner, name, run, probe)
-        step = "delete"
+        return None if body == probe.body else "get returned other bytes than were put"
+
+    def listed() -> str | None:
+        items = client.list_objects_v2(Bucket=bucket.name, Prefix=probe.key).get("Contents", [])
+        return None if probe.key in {item["Key"] for item in items} else "list did not show the probe object"
+
+    def delete() -> None:
         client.delete_object(Bucket=bucket.name, Key=probe.key)
         probe.written = False
-    except (ClientError, BotoCoreError) as error:
-        failure = f"{step} of the probe object failed: {describe(error)}"
+
+    try:
+        step("put", put)
+        if probe.written:
+            # A failed get or list does not stop the others: each check says what it saw.
+            step("get", get)
+            step("list", listed)
+            for owner, name, run in present:
+                done[(owner, name)] = guarded(owner, name, run, probe)
+            step("delete", delete)
     finally:
         leftover = _remove(client, probe) if probe.written else None
     if leftover:
-        failure = f"{failure}; {leftover}" if failure else leftover
+        failures.append(leftover)
+    failure = "; ".join(failures) or None
     if failure:
         return CheckResult(site, check, FAIL, f"{bucket.name}: {failure}"), done
     reason = f"{bucket.name}: put (acl {bucket.acl}), get, list and delete of a probe object succeeded"

@@ -91,7 +91,8 @@ class KeyedClient:
     """The shared site-keys client, signing every call made through this handle with one key.
 
     Only calls made through the handle choose its key; a paginator or waiter taken from it
-    would sign with whatever its thread chose last, so verify makes direct calls only.
+    would sign with whatever its thread chose last, so verify makes direct calls and pages
+    through `pages`.
     """
 
     def __init__(self, client: Any, signing: ThreadKey, credentials: Credentials) -> None:
@@ -110,11 +111,21 @@ class KeyedClient:
 
         return signed_with_this_key
 
+    def pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every page of a botocore paginator (as django-storages' listdir uses), signed with this key.
+
+        The paginator calls the shared client itself, in this thread, with nothing chosen in between.
+        """
+        self._signing.choose(self._credentials)
+        return list(self._client.get_paginator(operation).paginate(**kwargs))
+
     def __repr__(self) -> str:  # never the key: handles end up in tracebacks
         return f"KeyedClient({self._client.meta.endpoint_url})"
 
 
-EndpointKey = tuple[str, str, str, str]
+EndpointKey = tuple[str, str, str, str, str, str]
+OPERATOR_CHECKSUMS = "when_required"
+"""The operator's client only reads bucket configuration: checksums would only add CPU per request."""
 
 
 class Clients:
@@ -131,18 +142,23 @@ class Clients:
         self._operators: dict[EndpointKey, Any] = {}
 
     def for_key(self, site: SiteTarget, credentials: Credentials) -> KeyedClient:
-        """A client on the site's endpoint that signs every call with `credentials`."""
-        client = self._shared(self._site_keys, site, self._site_keys_session)
+        """A client on the site's endpoint, with the site's checksum settings, signing every call with `credentials`."""
+        checksums = (site.request_checksums, site.response_checksums)
+        client = self._shared(self._site_keys, site, self._site_keys_session, checksums)
         return KeyedClient(client, self._signing, credentials)
 
     def operator(self, site: SiteTarget) -> Any:
         """A client with the operator's credentials on the site's endpoint."""
-        return self._shared(self._operators, site, self._operator_session)
+        return self._shared(self._operators, site, self._operator_session, (OPERATOR_CHECKSUMS, OPERATOR_CHECKSUMS))
 
     def _shared(
-        self, cache: dict[EndpointKey, Any], site: SiteTarget, session: Callable[[], botocore.session.Session]
+        self,
+        cache: dict[EndpointKey, Any],
+        site: SiteTarget,
+        session: Callable[[], botocore.session.Session],
+        checksums: tuple[str, str],
     ) -> Any:
-        key = _endpoint_key(site)
+        key = (*_endpoint_key(site), *checksums)
         client = cache.get(key)
         if client is not None:
             return client
@@ -154,7 +170,7 @@ class Clients:
                     "s3",
                     endpoint_url=site.endpoint_url,
                     region_name=site.region_name,
-                    config=_config(site, self._pool_connections),
+                    config=_config(site, self._pool_connections, checksums),
                 )
         return client
 
@@ -172,11 +188,11 @@ class Clients:
         return core
 
 
-def _endpoint_key(site: SiteTarget) -> EndpointKey:
+def _endpoint_key(site: SiteTarget) -> tuple[str, str, str, str]:
     return (site.endpoint_url, site.region_name, site.addressing_style, site.signature_version)
 
 
-def _config(site: SiteTarget, pool_connections: int) -> Config:
+def _config(site: SiteTarget, pool_connections: int, checksums: tuple[str, str]) -> Config:
     return Config(
         signature_version=site.signature_version,
         s3={"addressing_style": site.addressing_style},
@@ -187,7 +203,7 @@ def _config(site: SiteTarget, pool_connections: int) -> Config:
         user_agent_extra="storagectl-verify",
         # The request shapes are fixed and known good; validating them costs CPU on every call.
         parameter_validation=False,
-        # The probe round trip compares the bytes itself; checksums would only add CPU per request.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
+        # As the site's own clients do: a server that refuses boto3's default checksums must show up here.
+        request_checksum_calculation=checksums[0],
+        response_checksum_validation=checksums[1],
     )

@@ -58,9 +58,12 @@ def verify(
 
     Exit code 0 only when every check passed. For each site:
     - its key writes, reads, lists and deletes a probe object in both buckets;
+    - its key does what django-storages does there: exists() (404 for a missing key), listdir()
+      (v1 list), a multipart upload and an aborted one, with the site's checksum settings;
     - the public probe loads anonymously at MEDIA_URL;
     - the private probe is refused anonymously and loads through a signed URL;
-    - the public bucket's CORS equals the stack config (none when none is declared);
+    - the public bucket's CORS equals the stack config (none when none is declared), read with the
+      operator's key (the stack's) where sites have keys of their own;
     - the private bucket has its access block, ownership controls and TLS-only policy (AWS);
     - its key is refused on the next site's private bucket.
     """

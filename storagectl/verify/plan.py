@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from components.config import CorsRule, StackSettings
+from components.django_settings import BOTOCORE_DEFAULT_CHECKSUMS
 from components.regions import Capabilities
 from storagectl.verify.outputs import StackOutputs
 
@@ -47,6 +48,10 @@ class SiteTarget:
     cors: CorsRule | None
     """What the stack config declares, not what the outputs say."""
     endpoint_overridden: bool = False
+    request_checksums: str = BOTOCORE_DEFAULT_CHECKSUMS
+    """botocore's request_checksum_calculation as the site's settings (`environment`) set it."""
+    response_checksums: str = BOTOCORE_DEFAULT_CHECKSUMS
+    """botocore's response_checksum_validation, likewise."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def _target(
     storages = block["STORAGES"]
     public = storages["default"]["OPTIONS"]
     private = storages.get("private", {}).get("OPTIONS") if facts.get("private_bucket") else None
+    # The site's clients run with what its environment sets, so verify meets the same checksum trap.
+    environment: dict[str, Any] = block.get("environment") or {}
     endpoint = endpoint_url or public.get("endpoint_url") or facts.get("endpoint_url") or ""
     return SiteTarget(
         slug=slug,
@@ -121,4 +128,6 @@ def _target(
         media_url=block.get("MEDIA_URL") or facts.get("media_url") or "",
         cors=cors,
         endpoint_overridden=endpoint_url is not None,
+        request_checksums=environment.get("AWS_REQUEST_CHECKSUM_CALCULATION") or BOTOCORE_DEFAULT_CHECKSUMS,
+        response_checksums=environment.get("AWS_RESPONSE_CHECKSUM_VALIDATION") or BOTOCORE_DEFAULT_CHECKSUMS,
     )

@@ -17,7 +17,13 @@ NOT_APPLICABLE = "n/a"
 DEPLOYED = "deployed"
 PUBLIC_READ_WRITE = "public.read-write"
 PUBLIC_ANONYMOUS_READ = "public.anonymous-read"
+PUBLIC_EXISTS = "public.exists"
+PUBLIC_LISTDIR = "public.listdir"
+PUBLIC_MULTIPART = "public.multipart"
 PRIVATE_READ_WRITE = "private.read-write"
+PRIVATE_EXISTS = "private.exists"
+PRIVATE_LISTDIR = "private.listdir"
+PRIVATE_MULTIPART = "private.multipart"
 PRIVATE_ANONYMOUS_REFUSED = "private.anonymous-refused"
 PRIVATE_SIGNED_URL = "private.signed-url"
 CORS = "cors"
@@ -25,11 +31,22 @@ PRIVATE_ACCESS_BLOCK = "private.access-block"
 PRIVATE_OWNERSHIP = "private.ownership"
 PRIVATE_TLS_ONLY = "private.tls-only"
 ISOLATION = "isolation"
+# Per bucket role: what django-storages does besides put/get/delete (exists, listdir, large uploads).
+DJANGO_CALL_CHECKS = {
+    "public": (PUBLIC_EXISTS, PUBLIC_LISTDIR, PUBLIC_MULTIPART),
+    "private": (PRIVATE_EXISTS, PRIVATE_LISTDIR, PRIVATE_MULTIPART),
+}
 CHECK_ORDER = (
     DEPLOYED,
     PUBLIC_READ_WRITE,
+    PUBLIC_EXISTS,
+    PUBLIC_LISTDIR,
+    PUBLIC_MULTIPART,
     PUBLIC_ANONYMOUS_READ,
     PRIVATE_READ_WRITE,
+    PRIVATE_EXISTS,
+    PRIVATE_LISTDIR,
+    PRIVATE_MULTIPART,
     PRIVATE_ANONYMOUS_REFUSED,
     PRIVATE_SIGNED_URL,
     CORS,

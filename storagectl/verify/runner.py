@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from storagectl.verify import django_calls
 from storagectl.verify.checks import (
     PresentCheck,
     Probe,
@@ -22,11 +23,12 @@ from storagectl.verify.checks import (
 )
 from storagectl.verify.clients import Clients
 from storagectl.verify.config_checks import check_access_block, check_cors, check_ownership, check_tls_only
-from storagectl.verify.plan import Credentials, SiteTarget, VerifyPlan
+from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.results import (
     CHECK_ORDER,
     CORS,
     DEPLOYED,
+    DJANGO_CALL_CHECKS,
     FAIL,
     ISOLATION,
     NOT_APPLICABLE,
@@ -75,17 +77,21 @@ def check_site(plan: VerifyPlan, site: SiteTarget, attackers: list[SiteTarget], 
     own = clients.for_key(site, site.credentials)
     results: list[CheckResult] = []
 
-    present: list[PresentCheck] = [(site.slug, PUBLIC_ANONYMOUS_READ, lambda probe: anonymous_read(site, probe))]
+    present: list[PresentCheck] = [
+        *_django_present(site, "public", own),
+        (site.slug, PUBLIC_ANONYMOUS_READ, lambda probe: anonymous_read(site, probe)),
+    ]
     rw, done = bucket_round_trip(site.slug, "public", own, site.public, present)
     results.append(rw)
     for owner, name, _ in present:
         results.append(done.get((owner, name)) or CheckResult(owner, name, SKIP, NOT_WRITTEN.format(check=rw.check)))
+    results.append(_multipart(site, "public", own, site.public, written=bool(done)))
 
     if site.private is not None:
         results += _private_bucket(site, own, attackers, clients)
     else:
         reason = "the site has no private bucket (private: false)"
-        checks = (PRIVATE_READ_WRITE, PRIVATE_ANONYMOUS_REFUSED, PRIVATE_SIGNED_URL)
+        checks = (PRIVATE_READ_WRITE, *DJANGO_CALL_CHECKS["private"], PRIVATE_ANONYMOUS_REFUSED, PRIVATE_SIGNED_URL)
         results += [CheckResult(site.slug, check, NOT_APPLICABLE, reason) for check in checks]
 
     results += _configuration(plan, site, own, clients)
@@ -99,12 +105,13 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
         return lambda probe: isolation(attacker, clients.for_key(site, attacker.credentials), site, probe, own)
 
     present: list[PresentCheck] = [
+        *_django_present(site, "private", own),
         (site.slug, PRIVATE_ANONYMOUS_REFUSED, lambda probe: anonymous_refused(site, probe)),
         (site.slug, PRIVATE_SIGNED_URL, lambda probe: signed_url(site, own, probe)),
     ]
     present += [(attacker.slug, ISOLATION, attack(attacker)) for attacker in attackers]
     rw, done = bucket_round_trip(site.slug, "private", own, site.private, present)
-    results = [rw]
+    results = [rw, _multipart(site, "private", own, site.private, written=bool(done))]
     for owner, name, _ in present:
         if (owner, name) in done:
             results.append(done[(owner, name)])
@@ -117,10 +124,27 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
     return results
 
 
+def _django_present(site: SiteTarget, role: str, own: Any) -> list[PresentCheck]:
+    """exists() and listdir() as django-storages calls them, while the probe is there."""
+    exists, listdir = DJANGO_CALL_CHECKS[role][:2]
+    return [
+        (site.slug, exists, lambda probe: django_calls.exists(site.slug, role, own, probe)),
+        (site.slug, listdir, lambda probe: django_calls.listdir(site.slug, role, own, probe)),
+    ]
+
+
+def _multipart(site: SiteTarget, role: str, own: Any, bucket: BucketTarget, *, written: bool) -> CheckResult:
+    check = DJANGO_CALL_CHECKS[role][2]
+    if not written:  # a key that cannot put one object cannot upload in parts either
+        return CheckResult(site.slug, check, SKIP, NOT_WRITTEN.format(check=f"{role}.read-write"))
+    return guarded(site.slug, check, django_calls.multipart, site.slug, role, own, bucket, site.request_checksums)
+
+
 def _configuration(plan: VerifyPlan, site: SiteTarget, own: Any, clients: Clients) -> list[CheckResult]:
     capabilities = plan.capabilities
-    # Site keys on AWS may not read bucket configuration; elsewhere the site key is the stack's key.
-    config = clients.operator(site) if capabilities.iam else own
+    # Per-site keys (AWS IAM users, Exoscale IAM roles) may not read bucket configuration: the
+    # operator's key (the stack's) does. Only a shared key is the stack's key itself.
+    config = own if plan.shared_credential else clients.operator(site)
     slug = site.slug
     results = [
         guarded(slug, CORS, check_cors, slug, config, site.public.name, site.cors)
