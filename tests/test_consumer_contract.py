@@ -84,7 +84,7 @@ def test_exoscale_dsn_uploads_with_the_checksum_environment_only(
 ) -> None:
     """On a server refusing boto3's default checksums, the DSN storage's upload is refused until the
     process has the `environment` the outputs carry (botocore reads it for every client)."""
-    apply_resources([r for r in exoscale_stack.resources if r.type.startswith("aws:s3/")], moto_exoscale)
+    apply_resources(exoscale_stack.resources, moto_exoscale)
     settings = exoscale_stack.outputs["site_settings"]["geneva-live"]
     environment = settings["environment"]
     assert environment == {

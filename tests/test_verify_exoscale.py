@@ -84,7 +84,7 @@ def without(role: Role, operation: str) -> Role:
 @pytest.fixture
 def deployed(evaluation: Evaluation, endpoint: str) -> Iterator[str]:
     reset_moto(endpoint)
-    apply_resources([r for r in evaluation.resources if r.type.startswith("aws:s3/")], client("s3", endpoint, REGION))
+    apply_resources(evaluation.resources, client("s3", endpoint, REGION))
     yield endpoint
     s3 = client("s3", endpoint, REGION)
     for bucket in s3.list_buckets()["Buckets"]:
