@@ -16,7 +16,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from components.generic_s3.resources import BUCKET_TYPE, CORS_TYPE, LIFECYCLE_TYPE
+from components.generic_s3.resources import BUCKET_TYPE, CORS_TYPE, LIFECYCLE_TYPE, PROVIDER_CLASSES
 from storagectl.offline import Evaluation
 from storagectl.provision import CREATE, DELETE, REFUSED, SAME, UPDATE, deprovision, provision
 from tests.support.dynamic_host import dynamic_host, secret
@@ -215,3 +215,20 @@ def test_a_public_upload_reads_anonymously_and_a_private_one_only_signed(stack: 
     assert requests.get(f"{stack.server.endpoint}/{private}/s.txt", timeout=10).status_code == 403
     url = s3.generate_presigned_url("get_object", Params={"Bucket": private, "Key": "s.txt"}, ExpiresIn=60)
     assert requests.get(url, timeout=10).content == b"secret"
+
+
+def test_create_adopts_a_bucket_the_key_already_owns(stack: GenericStack) -> None:
+    """`pulumi up` after `pulumi state delete` (or an interrupted create): Create meets the
+    existing bucket, keeps its objects and sets the declared bucket ACL."""
+    evaluation = stack.evaluate({"blog": {}})
+    bucket = _by_name(evaluation)["blog-public"]
+    s3 = stack.server.client()
+    s3.create_bucket(Bucket=stack.bucket("blog", "public"))
+    s3.put_bucket_acl(Bucket=stack.bucket("blog", "public"), ACL="public-read")
+    s3.put_object(Bucket=stack.bucket("blog", "public"), Key="old.jpg", Body=b"old media")
+    provider = PROVIDER_CLASSES[BUCKET_TYPE]().connect(stack.clients())
+    created = provider.create(dict(bucket.inputs))
+    assert created.id == stack.bucket("blog", "public")
+    assert s3.get_object(Bucket=stack.bucket("blog", "public"), Key="old.jpg")["Body"].read() == b"old media"
+    grants = s3.get_bucket_acl(Bucket=stack.bucket("blog", "public"))["Grants"]
+    assert not [g for g in grants if g["Grantee"].get("URI") == ALL_USERS]
