@@ -1,0 +1,227 @@
+"""`storagectl local up|down|status --stack NAME`: a local stack's storage, for real, without Pulumi.
+
+`up` finds (or starts) the local S3 server, creates the stack's buckets, bucket ACLs, CORS
+and lifecycle rules with the same provider code generic-S3 regions deploy with
+(storagectl.provision), and writes the stack's outputs, in the exact shape of `pulumi stack
+output --json --show-secrets` and with the server's real key, where `storagectl settings`
+and `storagectl verify` read them by default. Running it again changes only what differs.
+`down` deletes the stack's buckets that hold nothing; with `--delete-media` it deletes their
+objects first. Only stacks of region custom whose endpoint is on this machine qualify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from components.config import ConfigError, StackSettings, parse_settings
+from components.generic_s3.connection import Clients, Credentials
+from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
+from storagectl.local import server
+from storagectl.local_outputs import local_outputs_path
+from storagectl.offline import Evaluation, RecordedResource, evaluate_values
+from storagectl.provision import CREATE, DELETE, UPDATE, ProvisionError, deprovision, provision
+from storagectl.stack_edit import write_atomic
+from storagectl.stack_files import display_path
+
+app = typer.Typer(help="A local stack's storage on a local S3 server, without the Pulumi CLI.", no_args_is_help=True)
+
+DEFAULT_SECRET = "testing"
+"""moto's conventional secret; moto accepts any key, a real local server (RGW, MinIO) needs its own."""
+KeyIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--access-key-id",
+        envvar="LOCAL_S3_ACCESS_KEY_ID",
+        help="The local server's access key id; left out, the stack's site-storage:access_key_id.",
+    ),
+]
+SecretOption = Annotated[
+    str,
+    typer.Option(
+        "--secret-access-key",
+        envvar="LOCAL_S3_SECRET_ACCESS_KEY",
+        help="The local server's secret key (moto takes any).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    opened: OpenStack
+    credentials: Credentials
+
+    @property
+    def name(self) -> str:
+        return self.opened.name
+
+    @property
+    def endpoint(self) -> str:
+        return self.opened.settings.region.endpoint_url
+
+    def evaluation(self) -> Evaluation:
+        """The program under the mock runtime, with the server's real key in place of the placeholder."""
+        file = self.opened.file
+        values = {**file.values, "access_key_id": self.credentials.key_id, "secret_access_key": self.credentials.secret}
+        secret_keys = file.secret_keys | {"secret_access_key"}
+        settings: StackSettings = parse_settings(
+            values,
+            stack=file.stack,
+            source=file.source,
+            secret_keys=secret_keys | file.other_secret_keys,
+            provider_config=file.other_config,
+        )
+        return evaluate_values(
+            settings, values, secret_keys, other_config=file.other_config, other_secret_keys=file.other_secret_keys
+        )
+
+    def clients(self) -> Clients:
+        return Clients(self.credentials)
+
+
+def _local_stack(stack: str, key_id: str | None, secret: str) -> LocalStack:
+    opened = open_stack(stack)
+    region = opened.settings.region
+    if region.kind != "custom" or not server.is_loopback(region.endpoint_url):
+        where = region.endpoint_url if region.kind == "custom" else f"region {region.id}"
+        raise fail(
+            [
+                f"{opened.source}: region: storagectl local works on stacks of region custom whose endpoint is on "
+                f"this machine (127.0.0.1, localhost); stack {stack} is {where}: deploy it with `pulumi up` "
+                "(Pulumi CLI)"
+            ]
+        )
+    return LocalStack(opened, Credentials(key_id or opened.settings.access_key_id or "", secret))
+
+
+def _write_outputs(path: Path, outputs: dict[str, Any]) -> None:
+    """Atomically, readable by the owner only: the file holds the server's key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    write_atomic(path, json.dumps(outputs, indent=2) + "\n")
+
+
+def _generic(evaluation: Evaluation) -> list[RecordedResource]:
+    return [resource for resource in evaluation.resources if resource.type.startswith("pulumi-python:dynamic/")]
+
+
+@app.command("up")
+def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET) -> None:
+    """Create (or bring up to date) the stack's storage on its local server and write its outputs."""
+    from storagectl.commands.settings import render_env, site_settings
+
+    local = _local_stack(stack, access_key_id, secret_access_key)
+    try:
+        running = server.ensure_server(local.endpoint)
+    except server.ServerError as error:
+        raise fail([str(error)], EXIT_FAILED) from None
+    say(
+        f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)"
+        if running.started_here
+        else f"using the S3 server answering on {local.endpoint}"
+    )
+    try:
+        evaluation = local.evaluation()
+        steps, _ = provision(evaluation.resources, local.clients())
+    except ConfigError as error:
+        raise fail(error.problems) from None
+    except ProvisionError as error:
+        raise fail([f"{local.endpoint}: {problem}" for problem in error.problems], EXIT_FAILED) from None
+    changed = [step for step in steps if step.action in (CREATE, UPDATE)]
+    for step in changed:
+        say(f"{step.action}d {step.name} ({step.type.rsplit(':', 1)[1]})")
+    say(f"stack {stack}: {len(changed)} of {len(steps)} resources created or updated, the rest already as declared")
+    path = local_outputs_path(stack)
+    _write_outputs(path, evaluation.outputs)
+    say(f"wrote the stack outputs (with the server's key) to {display_path(path)}; settings and verify read them")
+    for site in evaluation.outputs.get("sites", {}):
+        found = site_settings(evaluation.outputs, site, display_path(path), stack)
+        typer.echo(render_env(found, f"Django storage settings for site {site} (local stack {stack})"), nl=False)
+
+
+@app.command("down")
+def down(
+    stack: StackOption,
+    delete_media: Annotated[
+        bool, typer.Option("--delete-media", help="Delete every object in the stack's buckets first.")
+    ] = False,
+    access_key_id: KeyIdOption = None,
+    secret_access_key: SecretOption = DEFAULT_SECRET,
+) -> None:
+    """Delete the stack's empty buckets (every bucket with --delete-media); stop a server `up` started once it is empty."""
+    local = _local_stack(stack, access_key_id, secret_access_key)
+    if not server.answers(local.endpoint):
+        raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
+    evaluation = local.evaluation()
+    resources = _generic(evaluation)
+    clients = local.clients()
+    if delete_media:
+        for resource in resources:
+            if resource.type.endswith(":Bucket"):
+                count = _delete_objects(clients, resource)
+                say(f"deleted {count} object(s) from {resource.inputs['bucket']}")
+    steps = deprovision(resources, clients)
+    kept = [step for step in steps if step.action != DELETE]
+    for step in steps:
+        say(f"{'deleted' if step.action == DELETE else 'kept'} {step.name}" + (f": {step.detail}" if step.detail else ""))
+    if kept:
+        say(f"kept {len(kept)} resource(s); `storagectl local down --stack {stack} --delete-media` deletes the media too")
+        raise typer.Exit(EXIT_FAILED)
+    local_outputs_path(stack).unlink(missing_ok=True)
+    s3 = clients.s3(local.opened.settings.region)
+    if not s3.list_buckets().get("Buckets") and server.stop_server(local.endpoint):
+        say(f"stopped the moto server on {local.endpoint} that `local up` started (it held no buckets)")
+
+
+def _delete_objects(clients: Clients, bucket: RecordedResource) -> int:
+    from components.generic_s3.connection import region_of
+
+    s3 = clients.s3(region_of(bucket.inputs))
+    name = bucket.inputs["bucket"]
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    return deleted
+
+
+@app.command("status")
+def status(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET) -> None:
+    """Whether the local server answers, who started it, and which of the stack's buckets exist."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    local = _local_stack(stack, access_key_id, secret_access_key)
+    up_now = server.answers(local.endpoint)
+    pid = server.recorded_pid(local.endpoint)
+    typer.echo(
+        f"server {local.endpoint}: "
+        + ("answering" if up_now else "not answering")
+        + (f" (started by local up, pid {pid})" if pid else "")
+    )
+    path = local_outputs_path(stack)
+    typer.echo(f"outputs {display_path(path)}: {'present' if path.exists() else 'absent (run storagectl local up)'}")
+    missing = 0
+    s3 = local.clients().s3(local.opened.settings.region)
+    for resource in _generic(local.evaluation()):
+        if not resource.type.endswith(":Bucket"):
+            continue
+        name = resource.inputs["bucket"]
+        try:
+            count = s3.list_objects_v2(Bucket=name).get("KeyCount", 0) if up_now else None
+            state = f"{count}{'+' if count == 1000 else ''} object(s)" if count is not None else "unknown"
+        except (ClientError, BotoCoreError):
+            state, missing = "missing", missing + 1
+        typer.echo(f"  {resource.site}: {name}: {state}")
+    if not up_now or missing:
+        raise typer.Exit(EXIT_FAILED)
