@@ -36,6 +36,7 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 from storagectl.offline import Evaluation, evaluate  # noqa: E402
 from storagectl.stack_files import read_stack_file  # noqa: E402
+from tests.support.rgw import Rgw, rgw_session, terminal_printer  # noqa: E402
 from tests.support.stacks import example_stack  # noqa: E402
 
 if not settings.configured:
@@ -132,3 +133,9 @@ def fresh_moto_server(moto_server: str) -> str:
     """The module's moto server with all state wiped before the test."""
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def rgw(request: pytest.FixtureRequest) -> Iterator[Rgw]:
+    """A real Ceph RGW (tests/support/rgw.py): reused or started once per session; skips, saying why, without Ceph."""
+    yield from rgw_session(terminal_printer(request.config))
