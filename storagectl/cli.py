@@ -82,6 +82,11 @@ app.add_typer(cors_commands.app, name="cors")
 app.add_typer(sites_commands.app, name="sites")
 app.command("settings")(settings_commands.settings)
 
+# Local stacks without the Pulumi CLI (issue 11): storagectl/local/.
+from storagectl.local import command as local_commands  # noqa: E402
+
+app.add_typer(local_commands.app, name="local")
+
 # Live verification (issue 6): storagectl/verify/.
 from storagectl.verify.command import verify as verify_command  # noqa: E402
 

@@ -139,3 +139,12 @@ def fresh_moto_server(moto_server: str) -> str:
 def rgw(request: pytest.FixtureRequest) -> Iterator[Rgw]:
     """A real Ceph RGW (tests/support/rgw.py): reused or started once per session; skips, saying why, without Ceph."""
     yield from rgw_session(terminal_printer(request.config))
+
+
+@pytest.fixture(autouse=True)
+def _no_checksum_mode_leaks() -> Iterator[None]:
+    """botocore reads these from the environment for every client: a test that leaves them set
+    would change what every later test's clients send (and hide the checksum trap on RGW)."""
+    yield
+    for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+        assert name not in os.environ, f"a test left {name} set"

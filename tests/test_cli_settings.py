@@ -129,7 +129,9 @@ def test_generic_s3_python_format_has_a_botocore_config_and_the_variables(
     result = invoke("settings", "dev", "--outputs", "dev.json", "--format", "python")
     assert result.exit_code == 0, result.stderr
     monkeypatch.setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_supported")  # an operator's own choice stays
-    monkeypatch.delenv("AWS_REQUEST_CHECKSUM_CALCULATION", raising=False)
+    # setenv first, so that the value the settings module sets is removed again after the test.
+    monkeypatch.setenv("AWS_REQUEST_CHECKSUM_CALCULATION", "unset")
+    monkeypatch.delenv("AWS_REQUEST_CHECKSUM_CALCULATION")
     module: dict[str, Any] = {}
     exec(compile(result.stdout, "settings.py", "exec"), module)
     import os

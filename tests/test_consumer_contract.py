@@ -128,7 +128,9 @@ def test_python_settings_give_storages_a_client_config_with_the_checksum_modes(
     result = invoke("settings", "demo", "--outputs", str(outputs), "--format", "python")
     assert result.exit_code == 0, result.stderr
     for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
-        monkeypatch.delenv(name, raising=False)
+        # setenv first: monkeypatch then removes what the module sets once the test is over.
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
     module: dict[str, Any] = {}
     exec(compile(result.stdout, "storage_settings.py", "exec"), module)
     for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):

@@ -154,8 +154,17 @@ class S3Provider(ResourceProvider):
     def _field_problems(self, news: Mapping[str, Any]) -> Failures:
         return []
 
+    def _comparable(self, key: str, value: Any) -> Any:
+        """`value` of input `key` as diff compares it (subclasses drop what the server may reorder)."""
+        return value
+
+    def _changed(self, olds: Mapping[str, Any], news: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
+        return [
+            key for key in keys if not _same(self._comparable(key, olds.get(key)), self._comparable(key, news.get(key)))
+        ]
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in ("region", "bucket", *self.FIELDS) if not _same(olds.get(key), news.get(key))]
+        changed = self._changed(olds, news, ("region", "bucket", *self.FIELDS))
         replaces = [key for key in changed if key in self.REPLACE_ON]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
@@ -169,7 +178,7 @@ class S3Provider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _inputs(news)
-        changed = {key for key in ("region", *self.FIELDS) if not _same(olds.get(key), inputs.get(key))}
+        changed = set(self._changed(olds, inputs, ("region", *self.FIELDS)))
         if changed:
             client, region = self._s3(inputs)
             self._apply(client, region, inputs, changed)
@@ -310,6 +319,18 @@ class BucketCorsProvider(S3Provider):
 
     CAPABILITY = "cors"
     FIELDS = ("corsRules",)
+    _LISTS = ("allowedOrigins", "allowedMethods", "allowedHeaders", "exposeHeaders")
+
+    def _comparable(self, key: str, value: Any) -> Any:
+        # Ceph RGW answers a rule's origins sorted: the order carries no meaning to S3 either.
+        if key != "corsRules" or not isinstance(value, list):
+            return value
+        return [
+            {**rule, **{name: sorted(rule.get(name) or []) for name in self._LISTS}}
+            if isinstance(rule, Mapping)
+            else rule
+            for rule in value
+        ]
 
     def _field_problems(self, news: Mapping[str, Any]) -> Failures:
         rules = news.get("corsRules")

@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackSettings, parse_settings
-from components.generic_s3.connection import Clients, Credentials
+from components.generic_s3.connection import Clients, Credentials, region_of
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
 from storagectl.offline import Evaluation, RecordedResource, evaluate_values
 from storagectl.provision import CREATE, DELETE, UPDATE, ProvisionError, deprovision, provision
 from storagectl.stack_edit import write_atomic
-from storagectl.stack_files import display_path
+from storagectl.stack_files import StackFile, display_path
 
 app = typer.Typer(help="A local stack's storage on a local S3 server, without the Pulumi CLI.", no_args_is_help=True)
 
@@ -66,23 +67,27 @@ class LocalStack:
         return self.opened.settings.region.endpoint_url
 
     def evaluation(self) -> Evaluation:
-        """The program under the mock runtime, with the server's real key in place of the placeholder."""
-        file = self.opened.file
-        values = {**file.values, "access_key_id": self.credentials.key_id, "secret_access_key": self.credentials.secret}
-        secret_keys = file.secret_keys | {"secret_access_key"}
-        settings: StackSettings = parse_settings(
-            values,
-            stack=file.stack,
-            source=file.source,
-            secret_keys=secret_keys | file.other_secret_keys,
-            provider_config=file.other_config,
-        )
-        return evaluate_values(
-            settings, values, secret_keys, other_config=file.other_config, other_secret_keys=file.other_secret_keys
-        )
+        return evaluation_with_key(self.opened.file, self.credentials)
 
     def clients(self) -> Clients:
         return Clients(self.credentials)
+
+
+def evaluation_with_key(file: StackFile, credentials: Credentials) -> Evaluation:
+    """The program under the mock runtime with `credentials` as the stack's key, in place of the
+    placeholder offline preview uses: the outputs then hold what a site really needs."""
+    values = {**file.values, "access_key_id": credentials.key_id, "secret_access_key": credentials.secret}
+    secret_keys = file.secret_keys | {"secret_access_key"}
+    settings: StackSettings = parse_settings(
+        values,
+        stack=file.stack,
+        source=file.source,
+        secret_keys=secret_keys | file.other_secret_keys,
+        provider_config=file.other_config,
+    )
+    return evaluate_values(
+        settings, values, secret_keys, other_config=file.other_config, other_secret_keys=file.other_secret_keys
+    )
 
 
 def _local_stack(stack: str, key_id: str | None, secret: str) -> LocalStack:
@@ -155,7 +160,7 @@ def down(
     access_key_id: KeyIdOption = None,
     secret_access_key: SecretOption = DEFAULT_SECRET,
 ) -> None:
-    """Delete the stack's empty buckets (every bucket with --delete-media); stop a server `up` started once it is empty."""
+    """Delete the stack's empty buckets (all of them with --delete-media); stop a server `up` started once empty."""
     local = _local_stack(stack, access_key_id, secret_access_key)
     if not server.answers(local.endpoint):
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
@@ -170,9 +175,13 @@ def down(
     steps = deprovision(resources, clients)
     kept = [step for step in steps if step.action != DELETE]
     for step in steps:
-        say(f"{'deleted' if step.action == DELETE else 'kept'} {step.name}" + (f": {step.detail}" if step.detail else ""))
+        say(
+            f"{'deleted' if step.action == DELETE else 'kept'} {step.name}"
+            + (f": {step.detail}" if step.detail else "")
+        )
     if kept:
-        say(f"kept {len(kept)} resource(s); `storagectl local down --stack {stack} --delete-media` deletes the media too")
+        hint = f"`storagectl local down --stack {stack} --delete-media` deletes the media too"
+        say(f"kept {len(kept)} resource(s); {hint}")
         raise typer.Exit(EXIT_FAILED)
     local_outputs_path(stack).unlink(missing_ok=True)
     s3 = clients.s3(local.opened.settings.region)
@@ -181,26 +190,28 @@ def down(
 
 
 def _delete_objects(clients: Clients, bucket: RecordedResource) -> int:
-    from components.generic_s3.connection import region_of
-
     s3 = clients.s3(region_of(bucket.inputs))
     name = bucket.inputs["bucket"]
     deleted = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-            deleted += len(keys)
-    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
     return deleted
 
 
 @app.command("status")
-def status(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET) -> None:
+def status(
+    stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET
+) -> None:
     """Whether the local server answers, who started it, and which of the stack's buckets exist."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     local = _local_stack(stack, access_key_id, secret_access_key)
     up_now = server.answers(local.endpoint)
     pid = server.recorded_pid(local.endpoint)

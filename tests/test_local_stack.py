@@ -1,0 +1,194 @@
+"""`storagectl local up|down|status`: the local example stack for real, on a moto server, no Pulumi CLI.
+
+The flow a newcomer runs: `local up` (starting the server), `settings demo --format env`, a
+Django `manage.py shell` upload through those settings, `verify`, then `local down`, which
+keeps media unless `--delete-media` is given. The stack is the example `local` stack with
+only its port changed, so parallel test runs do not meet on port 5000.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from storagectl.local import server
+from tests.support.cli_project import Project, copy_project, invoke
+from tests.support.stacks import example_stack
+
+SITE = "demo"
+PUBLIC, PRIVATE = "local-media-demo-public", "local-media-demo-private"
+MANAGE = """\
+import sys
+from django.core.management import execute_from_command_line
+
+execute_from_command_line(sys.argv)
+"""
+SETTINGS = """\
+from storage_settings import *  # noqa: F403 (what `storagectl settings --format python` printed)
+
+SECRET_KEY = "test"
+INSTALLED_APPS = []
+DATABASES = {}
+"""
+SHELL = """\
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage, storages
+name = default_storage.save("uploads/hello.txt", ContentFile(b"hello from manage.py shell"))
+secret = storages["private"].save("contracts/terms.txt", ContentFile(b"private terms"))
+for line in (name, secret, default_storage.url(name), storages["private"].url(secret)):
+    print(line)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Project, str]]:
+    """A project copy whose local stack points at a free port; stops any server the test left."""
+    project = copy_project(tmp_path / "project", examples=False)
+    endpoint = f"http://127.0.0.1:{_free_port()}"
+    text = example_stack("local").read_text(encoding="utf-8").replace("http://127.0.0.1:5000", endpoint)
+    project.stack_file("local").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(project.root)
+    for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield project, endpoint
+    finally:
+        server.stop_server(endpoint)
+
+
+def _outputs(project: Project) -> Path:
+    return project.root / ".local" / "outputs-local.json"
+
+
+def test_local_up_starts_the_server_creates_the_storage_and_writes_real_outputs(project) -> None:
+    project, endpoint = project
+    result = invoke("local", "up", "--stack", "local")
+    assert result.exit_code == 0, result.stderr
+    assert f"started a moto server on {endpoint}" in result.stderr
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    assert {PUBLIC, PRIVATE} <= {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+    [cors] = s3.get_bucket_cors(Bucket=PUBLIC)["CORSRules"]
+    assert cors["AllowedOrigins"]
+    path = _outputs(project)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "the outputs hold the server's key"
+    outputs = json.loads(path.read_text(encoding="utf-8"))
+    assert set(outputs) == {"region", "endpoint_url", "region_notes", "sites", "site_settings"}
+    options = outputs["site_settings"][SITE]["STORAGES"]["default"]["OPTIONS"]
+    assert (options["access_key"], options["secret_key"]) == ("testing", "testing"), (
+        "the server's key, not a placeholder"
+    )
+    assert options["endpoint_url"] == endpoint
+    assert "MEDIA_URL=" in result.stdout and "STORAGES=" in result.stdout
+
+    again = invoke("local", "up", "--stack", "local")
+    assert again.exit_code == 0, again.stderr
+    assert f"using the S3 server answering on {endpoint}" in again.stderr
+    assert "stack local: 0 of 3 resources created or updated" in again.stderr
+
+
+def test_settings_then_a_django_shell_upload_then_verify_work_on_the_local_stack(project, tmp_path: Path) -> None:
+    project, endpoint = project
+    assert invoke("local", "up", "--stack", "local").exit_code == 0
+    env_format = invoke("settings", SITE, "--stack", "local", "--outputs", str(_outputs(project)), "--format", "env")
+    assert env_format.exit_code == 0, env_format.stderr
+    assert "STORAGES=" in env_format.stdout
+    printed = invoke("settings", SITE, "--stack", "local", "--outputs", str(_outputs(project)), "--format", "python")
+    assert printed.exit_code == 0, printed.stderr
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "storage_settings.py").write_text(printed.stdout, encoding="utf-8")
+    (site / "settings.py").write_text(SETTINGS, encoding="utf-8")
+    (site / "manage.py").write_text(MANAGE, encoding="utf-8")
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment.update(DJANGO_SETTINGS_MODULE="settings", PYTHONPATH=str(site))
+    shell = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SHELL],
+        cwd=site,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shell.returncode == 0, shell.stderr
+    name, secret, public_url, signed_url = shell.stdout.strip().splitlines()[-4:]
+    assert public_url == f"{endpoint}/{PUBLIC}/{name}"
+    assert requests.get(public_url, timeout=10).content == b"hello from manage.py shell"
+    assert requests.get(f"{endpoint}/{PRIVATE}/{secret}", timeout=10).status_code == 403
+    assert requests.get(signed_url, timeout=10).content == b"private terms"
+
+    verified = invoke("verify", "--stack", "local", "--outputs", str(_outputs(project)), "--json")
+    records = {(r["site"], r["check"]): r["status"] for r in json.loads(verified.stdout)["results"]}
+    assert verified.exit_code == 0, records
+    assert records[(SITE, "public.anonymous-read")] == "pass" and records[(SITE, "cors")] == "pass"
+
+
+def test_local_down_keeps_media_unless_asked_and_stops_only_its_own_server(project) -> None:
+    project, endpoint = project
+    assert invoke("local", "up", "--stack", "local").exit_code == 0
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=PUBLIC, Key="uploads/keep.jpg", Body=b"media")
+    kept = invoke("local", "down", "--stack", "local")
+    assert kept.exit_code == 1
+    assert "holds objects" in kept.stderr and "--delete-media" in kept.stderr
+    assert s3.get_object(Bucket=PUBLIC, Key="uploads/keep.jpg")["Body"].read() == b"media"
+    assert server.answers(endpoint), "a server holding media keeps running"
+    assert _outputs(project).exists()
+
+    gone = invoke("local", "down", "--stack", "local", "--delete-media")
+    assert gone.exit_code == 0, gone.stderr
+    assert f"deleted 1 object(s) from {PUBLIC}" in gone.stderr
+    assert not _outputs(project).exists()
+    assert not server.answers(endpoint), "the server local up started is stopped once empty"
+
+
+def test_local_down_never_stops_a_server_it_did_not_start(project, fresh_moto_server: str) -> None:
+    project, _ = project
+    text = project.stack_file("local").read_text(encoding="utf-8")
+    endpoint = text.split("site-storage:endpoint: ")[1].split()[0]
+    project.stack_file("local").write_text(text.replace(endpoint, fresh_moto_server), encoding="utf-8")
+    up = invoke("local", "up", "--stack", "local")
+    assert up.exit_code == 0 and f"using the S3 server answering on {fresh_moto_server}" in up.stderr
+    assert invoke("local", "down", "--stack", "local").exit_code == 0
+    assert server.answers(fresh_moto_server)
+
+
+def test_local_status_names_the_server_the_outputs_and_each_bucket(project) -> None:
+    project, endpoint = project
+    before = invoke("local", "status", "--stack", "local")
+    assert before.exit_code == 1 and f"server {endpoint}: not answering" in before.stdout
+    assert invoke("local", "up", "--stack", "local").exit_code == 0
+    after = invoke("local", "status", "--stack", "local")
+    assert after.exit_code == 0, after.stdout
+    assert "(started by local up, pid" in after.stdout
+    assert f"  demo: {PUBLIC}: 0 object(s)" in after.stdout
+
+
+@pytest.mark.parametrize("stack", ["aws-eu-central-1", "exoscale-ch-gva-2"])
+def test_local_up_refuses_a_stack_that_is_not_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project.root)
+    result = invoke("local", "up", "--stack", stack)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"stacks/Pulumi.{stack}.yaml: region: storagectl local works on stacks of region custom whose endpoint is on "
+        f"this machine (127.0.0.1, localhost); stack {stack} is region {stack}: deploy it with `pulumi up` (Pulumi CLI)"
+    ]
+    assert not (project.root / ".local").exists()
