@@ -311,12 +311,10 @@ def _cors_rule(cors: CorsRule) -> aws.s3.BucketCorsConfigurationCorsRuleArgsDict
 
 
 def _generic_cors_rule(cors: CorsRule) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "allowedOrigins": list(cors.origins),
-        "allowedMethods": list(cors.methods),
-        "allowedHeaders": list(cors.headers),
-        "maxAgeSeconds": cors.max_age_seconds,
-    }
-    if cors.expose_headers:
-        rule["exposeHeaders"] = list(cors.expose_headers)
-    return rule
+    """The same rule in the wire's camelCase, which the generic-S3 resources take as they are."""
+    return {_camel(key): value for key, value in _cors_rule(cors).items()}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
