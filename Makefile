@@ -1,25 +1,42 @@
 # Every target sets up .venv itself, so a fresh clone needs only `make preview` and `make test`.
+# Dependencies come from uv.lock (every transitive version pinned) through uv, which `make` installs
+# from PyPI into .uv/ at the pinned version: nothing needs to be on the machine but python3.
 PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+# Rebuilt whenever the lock changes (uv.lock already reflects pyproject.toml, `make lint` checks it).
+STAMP := $(VENV)/.installed-$(shell cksum < uv.lock | cut -d' ' -f1)
+# uv must neither download a Python of its own (python3 is the one the project runs on) nor
+# look for a newer uv on every call.
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 EXAMPLE_STACKS := aws-eu-central-1 exoscale-ch-gva-2 local
 
-.PHONY: setup preview test lint bench local-s3 rgw rgw-stop clean
+.PHONY: setup lock preview test lint bench local-s3 rgw rgw-stop clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# --frozen: install exactly what uv.lock says, never re-resolve (what Pulumi's `toolchain: uv` runs too).
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# After editing pyproject.toml: re-resolve and rewrite uv.lock (then commit both).
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
 
 preview: $(STAMP)
 	@for stack in $(EXAMPLE_STACKS); do $(BIN)/storagectl preview --policy --stack $$stack || exit 1; done
 
 lint: $(STAMP)
+	$(UV) lock --check --python $(PYTHON)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -43,4 +60,4 @@ rgw-stop:
 	$(PYTHON) ci/ceph_rgw.py stop
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

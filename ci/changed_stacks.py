@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ALL_STACKS_PREFIXES = ("components/", "policy/")
-ALL_STACKS_FILES = ("__main__.py", "Pulumi.yaml", "pyproject.toml")
+ALL_STACKS_FILES = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "uv.lock")
 STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
 
 

@@ -39,6 +39,7 @@ def test_two_stack_files_and_docs_preview_the_two_stacks() -> None:
         "__main__.py",
         "Pulumi.yaml",
         "pyproject.toml",
+        "uv.lock",
         "./components/config.py",
     ],
 )

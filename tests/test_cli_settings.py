@@ -251,13 +251,13 @@ def test_refuses_a_file_that_is_not_json_without_echoing_it(in_outputs_dir: Path
 def test_refuses_a_missing_outputs_file(in_outputs_dir: Path) -> None:
     result = invoke("settings", "shop-live", "--outputs", "missing.json")
     assert result.exit_code == 2
-    assert "missing.json: cannot read it: No such file or directory" in result.stderr
+    assert "missing.json: cannot read the outputs file: No such file or directory" in result.stderr
 
 
 def test_needs_a_stack_or_an_outputs_file(in_outputs_dir: Path) -> None:
     result = invoke("settings", "shop-live")
     assert result.exit_code == 2
-    assert result.stderr == "give --stack NAME (read with the Pulumi CLI) or --outputs FILE (saved outputs)\n"
+    assert result.stderr == "give --stack NAME (its outputs: local, or read with the Pulumi CLI) or --outputs FILE\n"
 
 
 @pytest.fixture
@@ -284,12 +284,43 @@ def test_reports_a_failing_pulumi_cli(project: Project) -> None:
     with use_runner(double):
         result = invoke("settings", "shop-live", "--stack", "shop")
     assert result.exit_code == 1
-    assert result.stderr.endswith("pulumi stack output failed (exit 255):\nerror: no stack named 'shop' found\n")
+    failed = "`pulumi stack output --stack shop` failed (exit 255): error: no stack named 'shop' found\n"
+    assert result.stderr.endswith(failed)
 
 
 def test_without_the_pulumi_cli_says_so_plainly(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pulumi_runner.shutil, "which", lambda name: None)
     result = invoke("settings", "shop-live", "--stack", "shop")
     assert result.exit_code == 3
-    assert result.stderr.startswith("reading stack outputs needs the Pulumi CLI, and `pulumi` is not on PATH.\n")
-    assert "--outputs FILE" in result.stderr
+    assert result.stderr.startswith("reading the outputs of stack shop needs the Pulumi CLI, and `pulumi` is not on")
+    assert "--outputs outputs.json" in result.stderr
+
+
+def test_refuses_a_preview_json_instead_of_listing_its_keys_as_sites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `storagectl preview --json` has `sites` but no keys; its top-level names once came back as "sites: ...".
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project.root)
+    preview = invoke("preview", "--json", "--stack", "local")
+    assert preview.exit_code == 0, preview.stderr
+    (project.root / "preview.json").write_text(preview.stdout)
+    result = invoke("settings", "demo", "--outputs", "preview.json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith(
+        "preview.json: has no site_settings output (a `storagectl preview --json` document never has"
+    )
+
+
+def test_local_stack_outputs_are_read_by_default_and_say_so(project: Project, outputs_dir: Path) -> None:
+    outputs = project.root / ".local" / "outputs-shop.json"
+    outputs.parent.mkdir()
+    outputs.write_text((outputs_dir / "shop.json").read_text())
+    runner = RecordingRunner(is_available=False)
+    with use_runner(runner):
+        result = invoke("settings", "shop-live", "--stack", "shop", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert runner.calls == []
+    assert result.stderr == "reading the outputs `storagectl local up --stack shop` wrote: .local/outputs-shop.json\n"
+    assert json.loads(result.stdout)["STORAGES"]["default"]["OPTIONS"]["bucket_name"]

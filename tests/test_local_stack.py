@@ -14,7 +14,7 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -22,7 +22,8 @@ import pytest
 import requests
 
 from storagectl.local import server
-from tests.support.cli_project import Project, copy_project, invoke
+from storagectl.pulumi_runner import use_runner
+from tests.support.cli_project import Project, RecordingRunner, copy_project, invoke
 from tests.support.stacks import example_stack
 
 SITE = "demo"
@@ -105,10 +106,16 @@ def test_local_up_starts_the_server_creates_the_storage_and_writes_real_outputs(
 def test_settings_then_a_django_shell_upload_then_verify_work_on_the_local_stack(project, tmp_path: Path) -> None:
     project, endpoint = project
     assert invoke("local", "up", "--stack", "local").exit_code == 0
-    env_format = invoke("settings", SITE, "--stack", "local", "--outputs", str(_outputs(project)), "--format", "env")
+    # No --outputs, as the README's "Try it locally" runs them, and no Pulumi CLI to fall back on.
+    runner = RecordingRunner(is_available=False)
+    with use_runner(runner):
+        env_format = invoke("settings", SITE, "--stack", "local", "--format", "env")
+        printed = invoke("settings", SITE, "--stack", "local", "--format", "python")
+        verified = invoke("verify", "--stack", "local", "--json")
+    assert runner.calls == []
     assert env_format.exit_code == 0, env_format.stderr
+    assert "the outputs `storagectl local up --stack local` wrote: .local/outputs-local.json" in env_format.stderr
     assert "STORAGES=" in env_format.stdout
-    printed = invoke("settings", SITE, "--stack", "local", "--outputs", str(_outputs(project)), "--format", "python")
     assert printed.exit_code == 0, printed.stderr
     site = tmp_path / "site"
     site.mkdir()
@@ -132,7 +139,6 @@ def test_settings_then_a_django_shell_upload_then_verify_work_on_the_local_stack
     assert requests.get(f"{endpoint}/{PRIVATE}/{secret}", timeout=10).status_code == 403
     assert requests.get(signed_url, timeout=10).content == b"private terms"
 
-    verified = invoke("verify", "--stack", "local", "--outputs", str(_outputs(project)), "--json")
     records = {(r["site"], r["check"]): r["status"] for r in json.loads(verified.stdout)["results"]}
     assert verified.exit_code == 0, records
     assert records[(SITE, "public.anonymous-read")] == "pass" and records[(SITE, "cors")] == "pass"
@@ -192,3 +198,33 @@ def test_local_up_refuses_a_stack_that_is_not_local(
         f"this machine (127.0.0.1, localhost); stack {stack} is region {stack}: deploy it with `pulumi up` (Pulumi CLI)"
     ]
     assert not (project.root / ".local").exists()
+
+
+def _passphrase_crypter(encryption_salt: str, passphrase: str) -> Callable[[str], str]:
+    """Pulumi's passphrase secrets provider: PBKDF2-SHA256 (1,000,000 rounds) over the salt, AES-256-GCM."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    version, salt, check = encryption_salt.split(":", 2)
+    assert version == "v1"
+    cipher = AESGCM(hashlib.pbkdf2_hmac("sha256", passphrase.encode(), base64.b64decode(salt), 1_000_000, 32))
+
+    def decrypt(value: str) -> str:
+        version, nonce, sealed = value.split(":")
+        assert version == "v1"
+        return cipher.decrypt(base64.b64decode(nonce), base64.b64decode(sealed), None).decode()
+
+    # Pulumi keeps "pulumi" encrypted beside the salt to tell a wrong passphrase.
+    assert decrypt(check) == "pulumi"
+    return decrypt
+
+
+def test_the_local_stack_file_is_one_the_pulumi_cli_can_decrypt() -> None:
+    # A `secure:` value without `encryptionsalt` makes every `pulumi` command on the stack fail.
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load(example_stack("local").read_text(encoding="utf-8"))
+    decrypt = _passphrase_crypter(document["encryptionsalt"], "local")
+    assert decrypt(document["config"]["site-storage:secret_access_key"]["secure"]) == "testing"

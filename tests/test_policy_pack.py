@@ -131,10 +131,10 @@ def test_pack_runtime_and_pins_match_the_project() -> None:
         for line in (POLICY_DIR / "requirements.txt").read_text(encoding="utf-8").splitlines()
         if "==" in line and not line.startswith("#")
     )
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project_pins = dict(
         re.split(r"==", spec, maxsplit=1)
-        for spec in project["dependencies"] + project["optional-dependencies"]["test"]
+        for spec in pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
         if "==" in spec
     )
     assert pins == {"pulumi": project_pins["pulumi"], "pulumi-policy": project_pins["pulumi-policy"]}

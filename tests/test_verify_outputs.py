@@ -66,8 +66,9 @@ def test_reports_the_pulumi_cli_failure_in_one_line(tmp_path: Path, monkeypatch:
 def test_without_the_pulumi_cli_asks_for_a_saved_outputs_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     result = CliRunner().invoke(app, ["verify", "--stack", "aws-eu-central-1"])
-    assert result.exit_code == 2
-    assert "the Pulumi CLI is not installed here and no --outputs FILE was given" in result.stderr
+    # 3, as `settings` exits when only the Pulumi CLI is missing (2 is bad input).
+    assert result.exit_code == 3
+    assert "outputs of stack aws-eu-central-1 needs the Pulumi CLI, and `pulumi` is not on PATH" in result.stderr
     assert "pulumi stack output --json --show-secrets --stack aws-eu-central-1 > outputs.json" in result.stderr
 
 
@@ -119,3 +120,11 @@ def test_refuses_an_endpoint_url_with_a_path(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "--stack", "local", "--endpoint-url", "http://127.0.0.1:5000/bucket"])
     assert result.exit_code == 2
     assert "use http(s)://host[:port]" in result.stderr
+
+
+def test_help_and_readme_give_the_same_exit_codes() -> None:
+    # They once disagreed on whether an n/a check lets verify exit 0.
+    shown = " ".join(CliRunner().invoke(app, ["verify", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
+    for promise in ("every check passed or is n/a", "2 for bad input", "3 when the outputs"):
+        assert promise in shown and promise in readme, promise

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
-from storagectl import pulumi_runner
-from storagectl.commands import EXIT_FAILED, EXIT_NO_PULUMI, SiteArgument, check_stack_name, fail, say
+from storagectl.commands import SiteArgument, check_stack_name, fail, say
 from storagectl.stack_files import display_path, project_root
+from storagectl.verify.outputs import OutputsError, read_outputs_text
 
 SECRET_MARK = "[secret]"
 """What `pulumi stack output` prints for a secret without --show-secrets."""
@@ -33,6 +33,8 @@ SETTING_NAMES = {
 }
 REQUIRED_KEYS = ("default_storage_dsn", "private_storage_dsn", "MEDIA_URL", "STORAGES", "THUMBNAIL_DEFAULT_STORAGE")
 """What every site-storage release has output; the others came later and may be missing from older outputs."""
+OUTPUT_NAMES = {"sites", "region", "endpoint_url", "stack", "resources"}
+"""Top-level names of the stack outputs (and of the preview JSON): a document with one is not site_settings alone."""
 ENVIRONMENT_KEY = "environment"
 """Process environment variables the site needs (botocore's checksum modes); not Django settings."""
 
@@ -49,7 +51,8 @@ def settings(
         str | None,
         typer.Option(
             "--stack",
-            help="Stack whose outputs to read with `pulumi stack output` (needs the Pulumi CLI).",
+            help="Stack whose outputs to read: the file `storagectl local up` wrote for it, else "
+            "`pulumi stack output` (needs the Pulumi CLI).",
             callback=check_stack_name,
         ),
     ] = None,
@@ -70,18 +73,14 @@ def settings(
     ] = None,
 ) -> None:
     """Print SITE's Django settings (DSNs, MEDIA_URL, STORAGES) from the stack outputs. They hold secrets."""
+    if outputs is None and stack is None:
+        raise fail(["give --stack NAME (its outputs: local, or read with the Pulumi CLI) or --outputs FILE"])
     if outputs is not None:
-        source = display_path(outputs)
-        say(f"reading saved stack outputs from {source}")
-        try:
-            text = outputs.read_text(encoding="utf-8")
-        except OSError as error:
-            raise fail([f"{source}: cannot read it: {error.strerror or error}"]) from None
-    else:
-        if stack is None:
-            raise fail(["give --stack NAME (read with the Pulumi CLI) or --outputs FILE (saved outputs)"])
-        text = _outputs_from_pulumi(stack)
-        source = f"the outputs of stack {stack}"
+        say(f"reading saved stack outputs from {display_path(outputs)}")
+    try:
+        text, source = read_outputs_text(stack or "", outputs, cwd=project_root())
+    except OutputsError as error:
+        raise fail(error.problems, error.exit_code) from None
     found = site_settings(_parse(text, source), site, source, stack)
     for name, note in found.notes.items():
         say(f"note: {name} is not set: {note}")
@@ -91,30 +90,6 @@ def settings(
     )
     render = {Format.env: render_env, Format.python: render_python, Format.json: render_json}[output_format]
     typer.echo(render(found, header), nl=False)
-
-
-def _outputs_from_pulumi(stack: str) -> str:
-    runner = pulumi_runner.runner()
-    if not runner.available():
-        raise fail(
-            [
-                "reading stack outputs needs the Pulumi CLI, and `pulumi` is not on PATH.",
-                "Pass --outputs FILE with outputs saved where the CLI is "
-                f"(`pulumi stack output --json --show-secrets --stack {stack} > FILE`), "
-                f"or {pulumi_runner.INSTALL_HINT}.",
-            ],
-            EXIT_NO_PULUMI,
-        )
-    args = pulumi_runner.stack_output_args(stack)
-    say(f"reading the outputs of stack {stack} with: {pulumi_runner.command_line(args)}")
-    result = runner.run(args, cwd=project_root(), capture=True)
-    if result.returncode != 0:
-        # Pulumi reports errors on stderr; the outputs (secrets) would be on stdout.
-        raise fail(
-            [f"pulumi stack output failed (exit {result.returncode}):", *result.stderr.strip().splitlines()],
-            EXIT_FAILED,
-        )
-    return result.stdout
 
 
 def _parse(text: str, source: str) -> Any:
@@ -154,6 +129,15 @@ def site_settings(document: Any, site: str, source: str, stack: str | None) -> S
         raise fail([f"{source}: is not a JSON object of stack outputs"])
     if "site_settings" in document:
         all_settings, facts = document["site_settings"], document.get("sites") or {}
+    elif OUTPUT_NAMES & document.keys():
+        # Stack outputs without site_settings, e.g. `storagectl preview --json`: never take its keys for sites.
+        raise fail(
+            [
+                f"{source}: has no site_settings output (a `storagectl preview --json` document never has: it holds "
+                "placeholders, not keys); read `pulumi stack output --json --show-secrets`, or run "
+                "`storagectl local up` for a local stack"
+            ]
+        )
     else:
         all_settings, facts = document, {}
     if all_settings == SECRET_MARK:

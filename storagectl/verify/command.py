@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from storagectl.commands import EXIT_INVALID
+
 if TYPE_CHECKING:
     from storagectl.verify.plan import VerifyPlan
     from storagectl.verify.results import CheckResult
@@ -37,7 +39,8 @@ def verify(
         Path | None,
         typer.Option(
             "--outputs",
-            help="Saved `pulumi stack output --json --show-secrets` file; without it the Pulumi CLI is asked.",
+            help="Saved `pulumi stack output --json --show-secrets` file. Without it: the file `storagectl local up` "
+            "wrote for this stack, else the Pulumi CLI.",
             dir_okay=False,
         ),
     ] = None,
@@ -56,7 +59,9 @@ def verify(
 ) -> None:
     """Prove on the live endpoint what the stack promises each site.
 
-    Exit code 0 only when every check passed. For each site:
+    Exit code 0 only when every check passed or is n/a (not promised by the stack), 1 when one
+    failed or was skipped, 2 for bad input, 3 when the outputs need the Pulumi CLI and it is
+    missing. For each site:
     - its key writes, reads, lists and deletes a probe object in both buckets;
     - its key does what django-storages does there: exists() (404 for a missing key), listdir()
       (v1 list), a multipart upload and an aborted one, with the site's checksum settings;
@@ -83,7 +88,8 @@ def verify(
     except (ConfigError, OutputsError, PlanError) as error:
         for line in error.problems:
             stderr.print(line, markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        # 3 when only the Pulumi CLI is missing, as in `settings`; 2 for bad input.
+        raise typer.Exit(error.exit_code if isinstance(error, OutputsError) else EXIT_INVALID) from None
 
     redact = Redactor(plan.secrets())
     results = _run_with_progress(plan, concurrency, stderr)

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from storagectl import pulumi_runner
+from storagectl.commands import EXIT_FAILED, EXIT_INVALID, EXIT_NO_PULUMI, say
+from storagectl.local_outputs import local_outputs_path
+from storagectl.stack_files import display_path, project_root
 
 SAVE_HINT = "pulumi stack output --json --show-secrets --stack {stack} > outputs.json"
 
 
 class OutputsError(Exception):
-    """The outputs could not be read; `problems` holds one line each."""
+    """The outputs could not be read; `problems` holds one line each, `exit_code` the command's exit code."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], exit_code: int = EXIT_INVALID) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,8 @@ class StackOutputs:
 
 
 def read_outputs(stack: str, outputs_file: Path | None = None, *, cwd: Path | None = None) -> StackOutputs:
-    """The stack's outputs from `outputs_file` when given, else from `pulumi stack output`."""
-    if outputs_file is not None:
-        source = str(outputs_file)
-        try:
-            text = outputs_file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise OutputsError([f"{source}: cannot read the outputs file: {error.strerror}"]) from None
-    else:
-        source = f"pulumi stack output --stack {stack}"
-        text = _pulumi_outputs(stack, cwd)
+    """The stack's outputs (see `read_outputs_text` for where from), checked for what verify needs."""
+    text, source = read_outputs_text(stack, outputs_file, cwd=cwd)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -55,20 +51,46 @@ def read_outputs(stack: str, outputs_file: Path | None = None, *, cwd: Path | No
     return parse_outputs(document, source=source, stack=stack)
 
 
+def read_outputs_text(stack: str, outputs_file: Path | None = None, *, cwd: Path | None = None) -> tuple[str, str]:
+    """The text of the stack's outputs and where it came from, for `settings` and `verify` alike.
+
+    In this order: `outputs_file` when given; the file `storagectl local up` wrote for a local
+    stack; `pulumi stack output --json --show-secrets`. The source goes to stderr so nobody
+    mistakes one for another.
+    """
+    if outputs_file is None and (local := local_outputs_path(stack)).is_file():
+        outputs_file = local
+        say(f"reading the outputs `storagectl local up --stack {stack}` wrote: {display_path(local)}")
+    if outputs_file is not None:
+        source = display_path(outputs_file)
+        try:
+            return outputs_file.read_text(encoding="utf-8"), source
+        except OSError as error:
+            raise OutputsError([f"{source}: cannot read the outputs file: {error.strerror or error}"]) from None
+    return _pulumi_outputs(stack, cwd), f"pulumi stack output --stack {stack}"
+
+
 def _pulumi_outputs(stack: str, cwd: Path | None) -> str:
     # Through the one runner that shells out to Pulumi, so tests can stand in for the CLI.
     runner = pulumi_runner.runner()
     if not runner.available():
         raise OutputsError(
             [
-                "the Pulumi CLI is not installed here and no --outputs FILE was given; where the CLI runs, save "
-                f"the outputs with `{SAVE_HINT.format(stack=stack)}` and pass --outputs outputs.json"
-            ]
+                f"reading the outputs of stack {stack} needs the Pulumi CLI, and `pulumi` is not on PATH; where the "
+                f"CLI runs, save them with `{SAVE_HINT.format(stack=stack)}` and pass --outputs outputs.json "
+                f"({pulumi_runner.INSTALL_HINT})"
+            ],
+            exit_code=EXIT_NO_PULUMI,
         )
-    done = runner.run(pulumi_runner.stack_output_args(stack), cwd=cwd or Path.cwd(), capture=True)
+    args = pulumi_runner.stack_output_args(stack)
+    say(f"reading the outputs of stack {stack} with: {pulumi_runner.command_line(args)}")
+    done = runner.run(args, cwd=cwd or project_root(), capture=True)
     if done.returncode != 0:
+        # Pulumi reports errors on stderr; the outputs (secrets) would be on stdout.
         detail = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "no message")
-        raise OutputsError([f"`pulumi stack output --stack {stack}` failed (exit {done.returncode}): {detail}"])
+        raise OutputsError(
+            [f"`pulumi stack output --stack {stack}` failed (exit {done.returncode}): {detail}"], exit_code=EXIT_FAILED
+        )
     return done.stdout
 
 
