@@ -530,7 +530,83 @@ def _credential_mode(p: _Problems, value: Any, region: Region | None) -> str | N
     return str(value)
 
 
-def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The `site-storage:*` entries of a Pulumi config mapping, namespace stripped."""
-    prefix = f"{NAMESPACE}:"
-    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+PROVIDER_NAMESPACES = ("aws", "exoscale", "pulumi")
+"""Config namespaces besides the project's: the AWS and Exoscale providers' (`aws:region`, `exoscale:key`)
+and Pulumi's own (`pulumi:tags`, `pulumi:disable-default-providers`)."""
+CONFIG_NAMESPACES = (NAMESPACE, *PROVIDER_NAMESPACES)
+
+
+def parse_config_key(key: str) -> tuple[str, str] | None:
+    """(namespace, name) of a config key as Pulumi reads it; None for a key Pulumi refuses.
+
+    `name` alone belongs to the project's namespace (`sites` is `site-storage:sites`),
+    `ns:name` to `ns`, and Pulumi still reads the old form `ns:config:name` as `ns:name`.
+    """
+    if ":" not in key:
+        return (NAMESPACE, key) if key else None
+    namespace, name = key.split(":", 1)
+    if ":" in name:
+        legacy, _, rest = name.partition(":")
+        if legacy != "config" or ":" in rest:
+            return None
+        name = rest
+    if not namespace or not name:
+        return None
+    return namespace, name
+
+
+@dataclass(frozen=True)
+class ConfigEntries:
+    """A Pulumi config mapping split by namespace, each key as the engine reads it."""
+
+    values: dict[str, Any]
+    """This project's values, namespace stripped (`{"region": ..., "sites": {...}}`)."""
+    other: dict[str, Any]
+    """The provider namespaces' values by full key (`aws:region`, `exoscale:secret`)."""
+    written: dict[str, str]
+    """How each key was written in the mapping, by its full key (`site-storage:sites` -> `sites`)."""
+
+
+def split_config(config: Mapping[str, Any], *, source: str) -> ConfigEntries:
+    """Split config keys by namespace as Pulumi does; unknown namespaces and duplicates are refused.
+
+    A key Pulumi hands to another namespace (`site_storage:sites`) would be invisible to the
+    program: on a deployed stack the missing sites plan to delete every site's resources.
+    """
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    allowed = (
+        f"allowed namespaces: {NAMESPACE} (this project; a key without a namespace, such as sites, is "
+        f"{NAMESPACE}:sites), {', '.join(PROVIDER_NAMESPACES)}"
+    )
+    for raw_key, value in config.items():
+        key = str(raw_key)
+        parsed = parse_config_key(key)
+        if parsed is None:
+            problems.append(
+                f"{source}: config.{key}: is not a config key Pulumi reads; use <namespace>:<name>, "
+                f"e.g. {NAMESPACE}:sites, or a bare name for {NAMESPACE}"
+            )
+            continue
+        namespace, name = parsed
+        if namespace not in CONFIG_NAMESPACES:
+            hint = f"; did you mean {NAMESPACE}:{name}?" if name in TOP_LEVEL_KEYS else ""
+            problems.append(f"{source}: config.{key}: namespace {namespace!r} is not allowed; {allowed}{hint}")
+            continue
+        full = f"{namespace}:{name}"
+        if full in written:
+            problems.append(
+                f"{source}: config.{key}: is the same key as config.{written[full]} (Pulumi reads both as {full}); "
+                "keep one of them"
+            )
+            continue
+        written[full] = key
+        if namespace == NAMESPACE:
+            values[name] = value
+        else:
+            other[full] = value
+    if problems:
+        raise ConfigError(problems)
+    return ConfigEntries(values=values, other=other, written=written)

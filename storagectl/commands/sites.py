@@ -15,7 +15,6 @@ from components.config import NAMESPACE, ConfigError, SiteConfig, StackSettings
 from components.naming import private_bucket_name, public_bucket_name
 from storagectl.commands import (
     BUCKET_TYPES,
-    SITES_KEYS,
     ApplyOption,
     DryRunOption,
     OpenStack,
@@ -110,7 +109,7 @@ def add(
     if cors_origins:
         value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
     editor = StackEditor(opened.path, opened.text)
-    editor.add_key(SITES_KEYS, site, value)
+    editor.add_key(editor.project_key("sites"), site, value)
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
 
 
@@ -148,7 +147,7 @@ def remove(
             "are empty; S3 refuses to delete a bucket that holds objects"
         )
     editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*SITES_KEYS, site))
+    editor.delete_key((*editor.project_key("sites"), site))
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
 
 
