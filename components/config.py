@@ -37,6 +37,11 @@ SECRET_KEYS = frozenset({"secret_access_key"})
 EXOSCALE_KEY = "exoscale:key"
 EXOSCALE_SECRET = "exoscale:secret"
 _ORIGIN = re.compile(r"^https://(?P<host>[a-z0-9*-]+(\.[a-z0-9*-]+)*)(:(?P<port>\d{1,5}))?$")
+_LOOPBACK_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:(?P<port>\d{1,5}))?$")
+LOOPBACK_ORIGIN_RULE = (
+    "http origins are allowed only as http://localhost[:port] or http://127.0.0.1[:port], and only on region "
+    "custom with an endpoint on this machine (127.0.0.1 or localhost)"
+)
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _SIGNING_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -48,7 +53,8 @@ class CorsRule:
     """One CORS rule on a site's public bucket."""
 
     origins: tuple[str, ...]
-    """Allowed origins, `https://host[:port]`; `*` only with allow_any_origin."""
+    """Allowed origins, `https://host[:port]`; `*` only with allow_any_origin; `http://localhost[:port]` and
+    `http://127.0.0.1[:port]` only on a custom endpoint on this machine."""
     methods: tuple[str, ...] = ("GET", "HEAD")
     headers: tuple[str, ...] = ("*",)
     """Request headers a preflight may ask for; left out, any."""
@@ -244,11 +250,23 @@ def _origin_ok(origin: str) -> bool:
     return port is None or 1 <= int(port) <= 65535
 
 
+def _loopback_origin(origin: str) -> bool:
+    """`http://localhost[:port]` or `http://127.0.0.1[:port]`: Django's runserver on a developer's machine."""
+    match = _LOOPBACK_ORIGIN.match(origin)
+    port = match.group("port") if match else None
+    return match is not None and (port is None or 1 <= int(port) <= 65535)
+
+
+def _any_origin_form(origin: str) -> bool:
+    """Well formed as an origin: https, or loopback http (allowed on some stacks only)."""
+    return _origin_ok(origin) or _loopback_origin(origin)
+
+
 def _allows_any_origin(origin: str) -> bool:
     return origin in ("*", "https://*") or origin.startswith("https://*:")
 
 
-def _parse_cors(p: _Problems, path: str, raw: Any) -> CorsRule | None:
+def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> CorsRule | None:
     if not isinstance(raw, Mapping):
         p.bad(path, raw, f"use a mapping with keys {', '.join(CORS_KEYS)}")
         return None
@@ -259,9 +277,14 @@ def _parse_cors(p: _Problems, path: str, raw: Any) -> CorsRule | None:
         p.missing(f"{path}.origins", "list the origins allowed to read media, e.g. https://www.example.com")
         origins: tuple[str, ...] = ()
     else:
-        origins = _str_list(p, f"{path}.origins", raw["origins"], _origin_ok, origin_rule, ())
+        origins = _str_list(p, f"{path}.origins", raw["origins"], _any_origin_form, origin_rule, ())
         if isinstance(raw["origins"], list) and not raw["origins"]:
             p.bad(f"{path}.origins", raw["origins"], "list at least one origin")
+        if region is not None and not region.on_this_machine:
+            for index, origin in enumerate(raw["origins"] if isinstance(raw["origins"], list) else []):
+                if isinstance(origin, str) and _loopback_origin(origin):
+                    p.bad(f"{path}.origins[{index}]", origin, f"{LOOPBACK_ORIGIN_RULE}; this stack is on {region.id}")
+            origins = tuple(origin for origin in origins if not _loopback_origin(origin))
     if not allow_any and isinstance(raw.get("origins"), list):
         for index, origin in enumerate(raw["origins"]):
             if isinstance(origin, str) and _allows_any_origin(origin):
@@ -320,7 +343,7 @@ def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix
             "use a lowercase host name such as media.example.com, without scheme, port or path",
         )
         media_domain = None
-    cors = _parse_cors(p, f"{path}.cors", raw["cors"]) if raw.get("cors") is not None else None
+    cors = _parse_cors(p, f"{path}.cors", raw["cors"], region) if raw.get("cors") is not None else None
     if cors is not None and region is not None and not region.capabilities.cors:
         p.bad(f"{path}.cors", "cors", f"region {region.id} does not support bucket CORS rules")
     if prefix is not None:
