@@ -201,3 +201,22 @@ def test_report_shows_every_site_with_placeholder_credentials() -> None:
         assert slug in result.stdout
     assert f":{SECRET_PLACEHOLDER}@" in result.stdout
     assert "MEDIA_URL=https://media.acme.example/" in result.stdout
+
+
+def test_readme_describes_the_preview_document_it_prints(local_stack) -> None:
+    """The README once said `preview --json` gives the stack outputs (`site_settings`, `region_notes`)."""
+    import re
+
+    from storagectl.preview_report import preview_document
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    document = preview_document(local_stack)
+    assert "or `storagectl preview --json` offline" not in readme
+    described = re.search(r"`storagectl preview --json` is not these outputs: .*?`\{(?P<keys>[^}]*)\}`", readme)
+    assert described is not None
+    assert [key.strip(' "') for key in described["keys"].split(",")] == list(document)
+    per_site = re.search(r"whose `sites` hold per site (?P<keys>.*?), all with placeholder keys", readme)
+    assert per_site is not None
+    [site] = document["sites"].values()
+    assert re.findall(r"`(\w+)`", per_site["keys"]) == list(site)
+    assert "site_settings" not in document and "region_notes" not in document
