@@ -88,7 +88,7 @@ def not_stack_outputs(document: Any, *, source: str, stack: str | None) -> str |
         return f"{source}: is not a JSON object of stack outputs; {save}"
     if "site_settings" in document:
         return None
-    if PREVIEW_KEYS <= set(document):
+    if set(document) >= PREVIEW_KEYS:
         return (
             f"{source}: is `storagectl preview --json` output (placeholder keys, no site_settings), "
             f"not the stack's outputs; {save}"
