@@ -37,6 +37,11 @@ SECRET_KEYS = frozenset({"secret_access_key"})
 EXOSCALE_KEY = "exoscale:key"
 EXOSCALE_SECRET = "exoscale:secret"
 _ORIGIN = re.compile(r"^https://(?P<host>[a-z0-9*-]+(\.[a-z0-9*-]+)*)(:(?P<port>\d{1,5}))?$")
+_LOOPBACK_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:(?P<port>\d{1,5}))?$")
+LOOPBACK_ORIGIN_RULE = (
+    "http origins are allowed only as http://localhost[:port] or http://127.0.0.1[:port], and only on region "
+    "custom with an endpoint on this machine (127.0.0.1 or localhost)"
+)
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _SIGNING_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -48,7 +53,8 @@ class CorsRule:
     """One CORS rule on a site's public bucket."""
 
     origins: tuple[str, ...]
-    """Allowed origins, `https://host[:port]`; `*` only with allow_any_origin."""
+    """Allowed origins, `https://host[:port]`; `*` only with allow_any_origin; `http://localhost[:port]` and
+    `http://127.0.0.1[:port]` only on a custom endpoint on this machine."""
     methods: tuple[str, ...] = ("GET", "HEAD")
     headers: tuple[str, ...] = ("*",)
     """Request headers a preflight may ask for; left out, any."""
@@ -244,11 +250,23 @@ def _origin_ok(origin: str) -> bool:
     return port is None or 1 <= int(port) <= 65535
 
 
+def _loopback_origin(origin: str) -> bool:
+    """`http://localhost[:port]` or `http://127.0.0.1[:port]`: Django's runserver on a developer's machine."""
+    match = _LOOPBACK_ORIGIN.match(origin)
+    port = match.group("port") if match else None
+    return match is not None and (port is None or 1 <= int(port) <= 65535)
+
+
+def _any_origin_form(origin: str) -> bool:
+    """Well formed as an origin: https, or loopback http (allowed on some stacks only)."""
+    return _origin_ok(origin) or _loopback_origin(origin)
+
+
 def _allows_any_origin(origin: str) -> bool:
     return origin in ("*", "https://*") or origin.startswith("https://*:")
 
 
-def _parse_cors(p: _Problems, path: str, raw: Any) -> CorsRule | None:
+def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> CorsRule | None:
     if not isinstance(raw, Mapping):
         p.bad(path, raw, f"use a mapping with keys {', '.join(CORS_KEYS)}")
         return None
@@ -259,9 +277,14 @@ def _parse_cors(p: _Problems, path: str, raw: Any) -> CorsRule | None:
         p.missing(f"{path}.origins", "list the origins allowed to read media, e.g. https://www.example.com")
         origins: tuple[str, ...] = ()
     else:
-        origins = _str_list(p, f"{path}.origins", raw["origins"], _origin_ok, origin_rule, ())
+        origins = _str_list(p, f"{path}.origins", raw["origins"], _any_origin_form, origin_rule, ())
         if isinstance(raw["origins"], list) and not raw["origins"]:
             p.bad(f"{path}.origins", raw["origins"], "list at least one origin")
+        if region is not None and not region.on_this_machine:
+            for index, origin in enumerate(raw["origins"] if isinstance(raw["origins"], list) else []):
+                if isinstance(origin, str) and _loopback_origin(origin):
+                    p.bad(f"{path}.origins[{index}]", origin, f"{LOOPBACK_ORIGIN_RULE}; this stack is on {region.id}")
+            origins = tuple(origin for origin in origins if not _loopback_origin(origin))
     if not allow_any and isinstance(raw.get("origins"), list):
         for index, origin in enumerate(raw["origins"]):
             if isinstance(origin, str) and _allows_any_origin(origin):
@@ -320,7 +343,7 @@ def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix
             "use a lowercase host name such as media.example.com, without scheme, port or path",
         )
         media_domain = None
-    cors = _parse_cors(p, f"{path}.cors", raw["cors"]) if raw.get("cors") is not None else None
+    cors = _parse_cors(p, f"{path}.cors", raw["cors"], region) if raw.get("cors") is not None else None
     if cors is not None and region is not None and not region.capabilities.cors:
         p.bad(f"{path}.cors", "cors", f"region {region.id} does not support bucket CORS rules")
     if prefix is not None:
@@ -530,7 +553,83 @@ def _credential_mode(p: _Problems, value: Any, region: Region | None) -> str | N
     return str(value)
 
 
-def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The `site-storage:*` entries of a Pulumi config mapping, namespace stripped."""
-    prefix = f"{NAMESPACE}:"
-    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+PROVIDER_NAMESPACES = ("aws", "exoscale", "pulumi")
+"""Config namespaces besides the project's: the AWS and Exoscale providers' (`aws:region`, `exoscale:key`)
+and Pulumi's own (`pulumi:tags`, `pulumi:disable-default-providers`)."""
+CONFIG_NAMESPACES = (NAMESPACE, *PROVIDER_NAMESPACES)
+
+
+def parse_config_key(key: str) -> tuple[str, str] | None:
+    """(namespace, name) of a config key as Pulumi reads it; None for a key Pulumi refuses.
+
+    `name` alone belongs to the project's namespace (`sites` is `site-storage:sites`),
+    `ns:name` to `ns`, and Pulumi still reads the old form `ns:config:name` as `ns:name`.
+    """
+    if ":" not in key:
+        return (NAMESPACE, key) if key else None
+    namespace, name = key.split(":", 1)
+    if ":" in name:
+        legacy, _, rest = name.partition(":")
+        if legacy != "config" or ":" in rest:
+            return None
+        name = rest
+    if not namespace or not name:
+        return None
+    return namespace, name
+
+
+@dataclass(frozen=True)
+class ConfigEntries:
+    """A Pulumi config mapping split by namespace, each key as the engine reads it."""
+
+    values: dict[str, Any]
+    """This project's values, namespace stripped (`{"region": ..., "sites": {...}}`)."""
+    other: dict[str, Any]
+    """The provider namespaces' values by full key (`aws:region`, `exoscale:secret`)."""
+    written: dict[str, str]
+    """How each key was written in the mapping, by its full key (`site-storage:sites` -> `sites`)."""
+
+
+def split_config(config: Mapping[str, Any], *, source: str) -> ConfigEntries:
+    """Split config keys by namespace as Pulumi does; unknown namespaces and duplicates are refused.
+
+    A key Pulumi hands to another namespace (`site_storage:sites`) would be invisible to the
+    program: on a deployed stack the missing sites plan to delete every site's resources.
+    """
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    allowed = (
+        f"allowed namespaces: {NAMESPACE} (this project; a key without a namespace, such as sites, is "
+        f"{NAMESPACE}:sites), {', '.join(PROVIDER_NAMESPACES)}"
+    )
+    for raw_key, value in config.items():
+        key = str(raw_key)
+        parsed = parse_config_key(key)
+        if parsed is None:
+            problems.append(
+                f"{source}: config.{key}: is not a config key Pulumi reads; use <namespace>:<name>, "
+                f"e.g. {NAMESPACE}:sites, or a bare name for {NAMESPACE}"
+            )
+            continue
+        namespace, name = parsed
+        if namespace not in CONFIG_NAMESPACES:
+            hint = f"; did you mean {NAMESPACE}:{name}?" if name in TOP_LEVEL_KEYS else ""
+            problems.append(f"{source}: config.{key}: namespace {namespace!r} is not allowed; {allowed}{hint}")
+            continue
+        full = f"{namespace}:{name}"
+        if full in written:
+            problems.append(
+                f"{source}: config.{key}: is the same key as config.{written[full]} (Pulumi reads both as {full}); "
+                "keep one of them"
+            )
+            continue
+        written[full] = key
+        if namespace == NAMESPACE:
+            values[name] = value
+        else:
+            other[full] = value
+    if problems:
+        raise ConfigError(problems)
+    return ConfigEntries(values=values, other=other, written=written)

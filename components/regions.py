@@ -23,6 +23,8 @@ EXOSCALE_OWNERSHIP_SOURCE = "https://community.exoscale.com/reference/cli/exo/st
 MINIO_CORS_SOURCE = "minio/minio issues #20995 and #21332"
 BOTO3_CHECKSUM_SOURCE = "boto3 >= 1.36 default integrity checksums (botocore request_checksum_calculation)"
 S3_CONTROL_TAGS_SOURCE = "terraform-provider-aws issues #45292 and #46202 (pulumi-aws >= 7.13 bridges that provider)"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+"""Endpoint hosts that are this machine: a stack there may allow http://localhost CORS origins."""
 _AWS_REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-"
     r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
@@ -80,6 +82,11 @@ class Region:
     @property
     def endpoint_host(self) -> str:
         return urlsplit(self.endpoint_url).netloc
+
+    @property
+    def on_this_machine(self) -> bool:
+        """A custom endpoint on the loopback interface (`http://127.0.0.1:5000`): a developer's local S3."""
+        return self.kind == "custom" and urlsplit(self.endpoint_url).hostname in LOOPBACK_HOSTS
 
 
 AWS_CAPABILITIES = Capabilities(

@@ -57,6 +57,8 @@ READ_PERMISSIONS = frozenset({"READ", "READ_ACP", "FULL_CONTROL"})
 # Canned ACLs that make a whole bucket listable by others: more than s3:GetObject.
 PUBLIC_READ_CANNED = frozenset({"public-read", "authenticated-read"})
 _ANY_ORIGIN = re.compile(r"^(\*|[a-z]+://\*(:\d+)?)$")
+# Django's runserver on a developer's machine: allowed on stacks whose endpoint is this machine too.
+_LOOPBACK_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
 
 
 def check_private_bucket_controls(resource_type: str, inputs: Mapping[str, Any], context: ResourceContext) -> list[str]:
@@ -208,7 +210,8 @@ def check_anonymous_reads(resource_type: str, inputs: Mapping[str, Any], context
 
 
 def check_cors_origins(resource_type: str, inputs: Mapping[str, Any], context: ResourceContext) -> list[str]:
-    """CORS origins are https; any-origin only for a site that set allow_any_origin: true.
+    """CORS origins are https; any-origin only for a site that set allow_any_origin: true; http only
+    for localhost and 127.0.0.1, on a stack whose custom endpoint is on this machine.
 
     A one-label wildcard such as https://*.example.com is a named set of hosts, as the
     stack config allows it, not any origin.
@@ -225,6 +228,13 @@ def check_cors_origins(resource_type: str, inputs: Mapping[str, Any], context: R
                     f"{context.where}: the CORS origin {origin} lets any website read the media; "
                     f"the site must opt in with sites.{context.site}.cors.allow_any_origin: true"
                 )
+            elif _LOOPBACK_ORIGIN.match(origin):
+                if not context.stack.on_this_machine:
+                    messages.append(
+                        f"{context.where}: the CORS origin {origin} is plain http; http://localhost and "
+                        "http://127.0.0.1 origins are allowed only on a custom endpoint on this machine "
+                        "(127.0.0.1 or localhost); use https://host[:port]"
+                    )
             elif origin != "*" and not origin.startswith("https://"):
                 messages.append(f"{context.where}: the CORS origin {origin} is not https; use https://host[:port]")
     return messages

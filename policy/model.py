@@ -10,10 +10,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 NAMESPACE = "site-storage"
 SITE_COMPONENT_TYPE = "site-storage:index:SiteStorage"
 STACK_TYPE = "pulumi:pulumi:Stack"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 UNKNOWN = "<unknown until apply>"
 """Stands in for a value the engine cannot know during preview; checks treat it as failing."""
 SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
@@ -33,6 +35,9 @@ class StackFacts:
     """Sites whose cors sets allow_any_origin: true."""
     bucket_prefix: str | None = None
     """site-storage:bucket_prefix; None when unknown, and then no bucket counts as a site's own."""
+    on_this_machine: bool = False
+    """The region is custom with its endpoint on 127.0.0.1 or localhost (a developer's local S3), where
+    http://localhost and http://127.0.0.1 CORS origins are allowed. Unknown counts as false."""
 
     def site_buckets(self, site: str) -> frozenset[str]:
         """The site's two bucket names: the naming contract of components/naming.py."""
@@ -73,6 +78,8 @@ def facts_from_config(values: Mapping[str, Any]) -> StackFacts:
         if isinstance(cors, Mapping) and _flag(cors.get("allow_any_origin"), False):
             opted_in.add(str(slug))
     prefix = values.get("bucket_prefix")
+    endpoint = values.get("endpoint")
+    local = region == "custom" and isinstance(endpoint, str) and _loopback_endpoint(endpoint)
     return StackFacts(
         # A malformed protect value counts as true: the check then demands protection.
         protect=_flag(values.get("protect"), True),
@@ -80,7 +87,17 @@ def facts_from_config(values: Mapping[str, Any]) -> StackFacts:
         access_controls=not isinstance(region, str) or region.startswith("aws-"),
         any_origin_sites=frozenset(opted_in),
         bucket_prefix=prefix if isinstance(prefix, str) and prefix else None,
+        on_this_machine=local,
     )
+
+
+def _loopback_endpoint(endpoint: str) -> bool:
+    # As components/regions.py's Region.on_this_machine; the pack's virtualenv lacks the project.
+    try:
+        host = urlsplit(endpoint).hostname
+    except ValueError:
+        return False
+    return host in LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True)

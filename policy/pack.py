@@ -57,7 +57,7 @@ _UNKNOWNS = frozenset(
         UNKNOWN_STRING_VALUE,
     }
 )
-_CONFIG_KEYS = ("region", "protect", "bucket_prefix", "sites")
+_CONFIG_KEYS = ("region", "endpoint", "protect", "bucket_prefix", "sites")
 
 
 def facts_from_engine() -> StackFacts:

@@ -78,7 +78,8 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ),
     ResourceRule(
         "cors-origins-https",
-        "CORS origins are https; any origin (*) only for a site that opted in with allow_any_origin.",
+        "CORS origins are https (http://localhost only on a custom endpoint on this machine); any origin (*) "
+        "only for a site that opted in with allow_any_origin.",
         BUCKET_TYPES | CORS_TYPES,
         check_cors_origins,
     ),

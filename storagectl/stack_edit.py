@@ -25,8 +25,15 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from components.config import ConfigError
-from storagectl.stack_files import StackFile, display_path, load_document, read_stack_file, round_trip_yaml
+from components.config import NAMESPACE, ConfigError
+from storagectl.stack_files import (
+    StackFile,
+    config_key,
+    display_path,
+    load_document,
+    read_stack_file,
+    round_trip_yaml,
+)
 
 KeyPath = tuple[str, ...]
 """Keys from the document root, e.g. ("config", "site-storage:sites", "acme-live")."""
@@ -160,6 +167,12 @@ class StackEditor:
                 raise KeyError(key)
             node = node[key]
         return node
+
+    def project_key(self, name: str) -> KeyPath:
+        """Where this project's config key `name` is: as the file writes it (`sites` alone, as Pulumi reads
+        bare keys), else `site-storage:<name>`, the form `pulumi config set` writes and new keys get."""
+        config = self.document.get("config") if isinstance(self.document, dict) else None
+        return ("config", config_key(config, name) or f"{NAMESPACE}:{name}")
 
     def _render(self, node: Any, col: int) -> list[str]:
         text = _dump(_yaml(self.layout), node)

@@ -13,14 +13,18 @@ from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from components.config import (
     NAMESPACE,
+    TOP_LEVEL_KEYS,
     ConfigError,
     StackSettings,
-    namespace_values,
+    parse_config_key,
     parse_settings,
+    split_config,
 )
 
 SECRET_PLACEHOLDER = "PREVIEW_SECRET_NOT_REAL"
 """Stands in for every `secure:` value: offline preview never decrypts anything."""
+STACK_FILE_KEYS = ("config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment")
+"""The top-level keys of a Pulumi stack settings file; Pulumi reads config only from `config:`."""
 
 
 @dataclass(frozen=True)
@@ -160,37 +164,69 @@ def _plain(value: Any, secret: list[bool]) -> Any:
     return str(value)
 
 
+def _top_level_problems(document: dict[Any, Any], source: str) -> list[str]:
+    problems = []
+    for raw_key in document:
+        key = str(raw_key)
+        if key in STACK_FILE_KEYS:
+            continue
+        line = f"{source}: {key}: unknown top-level key; allowed top-level keys: {', '.join(STACK_FILE_KEYS)}"
+        parsed = parse_config_key(key)
+        if parsed is not None and (parsed[0] != NAMESPACE or parsed[1] in TOP_LEVEL_KEYS):
+            # `sites:` or `site-storage:sites:` beside config: instead of under it.
+            line += f"; Pulumi reads settings only under config:, so move it there (as {parsed[0]}:{parsed[1]})"
+        problems.append(line)
+    return problems
+
+
+def config_key(config: Any, name: str) -> str | None:
+    """How `config:` writes this project's key `name` (`site-storage:sites`, or `sites` alone); None if absent."""
+    if not isinstance(config, dict):
+        return None
+    for key in config:
+        if parse_config_key(str(key)) == (NAMESPACE, name):
+            return str(key)
+    return None
+
+
 def read_stack_file(path: Path, text: str | None = None) -> StackFile:
-    """Read a stack file; with `text`, read that as the file's content (an edit not yet written)."""
+    """Read a stack file as Pulumi does; with `text`, read that as the file's content (an edit not yet written).
+
+    Keys under `config:` belong to a namespace as the engine assigns them (a bare key is
+    this project's); a key of any other namespace, a key the engine reads twice and a
+    top-level key Pulumi ignores are refused: the program would never see them.
+    """
     document = load_document(path, text)
     source = display_path(path)
     if document is None:
         document = {}
     if not isinstance(document, dict):
         raise ConfigError([f"{source}: the stack file must be a mapping with a config: key"])
+    problems = _top_level_problems(document, source)
     config = document.get("config") or {}
     if not isinstance(config, dict):
-        raise ConfigError([f"{source}: config: must be a mapping of namespaced keys such as {NAMESPACE}:region"])
-    values: dict[str, Any] = {}
-    others: dict[str, Any] = {}
-    secret_keys: set[str] = set()
-    other_secret_keys: set[str] = set()
+        problems.append(f"{source}: config: must be a mapping of namespaced keys such as {NAMESPACE}:region")
+        raise ConfigError(problems)
+    plain: dict[str, Any] = {}
+    secret_written: set[str] = set()
     for key, raw in config.items():
         secret: list[bool] = []
-        value = _plain(raw, secret)
-        if str(key).startswith(f"{NAMESPACE}:"):
-            values.update(namespace_values({str(key): value}))
-            if secret:
-                secret_keys.add(str(key)[len(NAMESPACE) + 1 :])
-        else:
-            others[str(key)] = value
-            if secret:
-                other_secret_keys.add(str(key))
+        plain[str(key)] = _plain(raw, secret)
+        if secret:
+            secret_written.add(str(key))
+    try:
+        entries = split_config(plain, source=source)
+    except ConfigError as error:
+        problems += error.problems
+    if problems:
+        raise ConfigError(problems)
+    secret_keys = {full for full, written in entries.written.items() if written in secret_written}
+    prefix = f"{NAMESPACE}:"
     return StackFile(
         path=path,
         stack=stack_name(path),
-        values=values,
-        secret_keys=frozenset(secret_keys),
-        other_config=others,
-        other_secret_keys=frozenset(other_secret_keys),
+        values=entries.values,
+        secret_keys=frozenset(key[len(prefix) :] for key in secret_keys if key.startswith(prefix)),
+        other_config=entries.other,
+        other_secret_keys=frozenset(key for key in secret_keys if not key.startswith(prefix)),
     )

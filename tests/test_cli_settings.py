@@ -309,7 +309,7 @@ def test_refuses_a_preview_json_instead_of_listing_its_keys_as_sites(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[-1].startswith(
-        "preview.json: has no site_settings output (a `storagectl preview --json` document never has"
+        "preview.json: is `storagectl preview --json` output (placeholder keys, no site_settings)"
     )
 
 

@@ -350,6 +350,44 @@ def test_accepts_one_wildcard_label_and_a_port(read: Read) -> None:
     assert rule is not None and rule.origins == ("https://*.acme.example", "https://localhost:8000")
 
 
+LOCAL: dict[str, Any] = {**CUSTOM, "endpoint": "http://127.0.0.1:5000", "path_style": True}
+LOOPBACK_RULE = (
+    "http origins are allowed only as http://localhost[:port] or http://127.0.0.1[:port], and only on region "
+    "custom with an endpoint on this machine (127.0.0.1 or localhost)"
+)
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:5000", "http://localhost:9000", "https://localhost"])
+def test_accepts_loopback_http_origins_on_an_endpoint_on_this_machine(read: Read, endpoint: str) -> None:
+    """Django's runserver (http://localhost:8000) may load media from a local S3."""
+    origins = ["http://localhost:8000", "http://127.0.0.1:8000", "http://localhost", "https://localhost:8000"]
+    settings = read({**LOCAL, "endpoint": endpoint, "sites": {"demo": {"cors": {"origins": origins}}}})
+    rule = settings.sites[0].cors
+    assert rule is not None and rule.origins == tuple(origins)
+
+
+@pytest.mark.parametrize(
+    ("values", "region"),
+    [(AWS, "aws-eu-central-1"), (CUSTOM, "custom"), (EXOSCALE, "exoscale-ch-gva-2")],
+    ids=["aws", "custom-elsewhere", "exoscale"],
+)
+def test_refuses_loopback_http_origin_on_a_stack_elsewhere(refuse: Refuse, values: dict[str, Any], region: str) -> None:
+    stack = {**values, "sites": {"one": {"cors": {"origins": ["https://ok.example", "http://localhost:8000"]}}}}
+    assert refuse(stack) == [
+        f"{F}: sites.one.cors.origins[1]: 'http://localhost:8000' is not allowed; {LOOPBACK_RULE}; "
+        f"this stack is on {region}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost.attacker.example", "http://127.0.0.2:8000", "http://localhost:0", "http://[::1]:8000"]
+)
+def test_refuses_other_http_origins_on_an_endpoint_on_this_machine(refuse: Refuse, origin: str) -> None:
+    assert refuse({**LOCAL, "sites": {"demo": {"cors": {"origins": [origin]}}}}) == [
+        f"{F}: sites.demo.cors.origins[0]: {origin!r} is not allowed; {ORIGIN_RULE}"
+    ]
+
+
 def test_refuses_patch_method(refuse: Refuse) -> None:
     assert refuse(cors(methods=["GET", "PATCH"])) == [
         f"{F}: sites.acme-live.cors.methods[1]: 'PATCH' is not allowed; S3 allows only GET, PUT, POST, DELETE, HEAD"

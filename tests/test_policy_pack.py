@@ -234,6 +234,31 @@ def test_facts_from_engine_read_the_stack_config_the_engine_hands_the_pack() -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("values", "local"),
+    [
+        ({"region": "custom", "endpoint": "http://127.0.0.1:5000"}, True),
+        ({"region": "custom", "endpoint": "http://localhost:9000"}, True),
+        ({"region": "custom", "endpoint": "https://minio.example.com"}, False),
+        ({"region": "custom", "endpoint": "http://127.0.0.1.attacker.example"}, False),
+        ({"region": "aws-eu-central-1"}, False),
+        ({"region": "custom"}, False),
+    ],
+)
+def test_facts_know_a_stack_whose_endpoint_is_this_machine(values: dict[str, Any], local: bool) -> None:
+    assert facts_from_config(values).on_this_machine is local
+
+
+def test_facts_from_engine_read_the_endpoint() -> None:
+    engine = {"site-storage:region": "custom", "site-storage:endpoint": "http://127.0.0.1:5000"}
+
+    def read() -> StackFacts:
+        set_all_config(engine)
+        return facts_from_engine()
+
+    assert contextvars.copy_context().run(read).on_this_machine
+
+
 def test_facts_fail_closed_when_the_config_is_missing() -> None:
     assert facts_from_config({}) == StackFacts(protect=True, access_controls=True, bucket_prefix=None)
     assert facts_from_config({"protect": "maybe", "sites": "not json"}).protect is True
@@ -248,6 +273,7 @@ def test_facts_agree_with_the_program_for_every_example_stack(stack_file: Path) 
     assert facts.access_controls == (capabilities.public_access_block and capabilities.ownership_controls)
     assert facts.protect == settings.protect
     assert facts.bucket_prefix == settings.bucket_prefix
+    assert facts.on_this_machine == settings.region.on_this_machine
     assert facts.any_origin_sites == {site.slug for site in settings.sites if site.cors and site.cors.allow_any_origin}
     for site in settings.sites:
         assert settings.public_bucket(site.slug) in facts.site_buckets(site.slug)

@@ -264,6 +264,30 @@ def test_refuses_origins_that_are_not_https(origin: str) -> None:
     assert message == f"site {SITE}: the CORS origin {origin} is not https; use https://host[:port]"
 
 
+LOCAL_FACTS = StackFacts(protect=False, access_controls=False, bucket_prefix="local-media", on_this_machine=True)
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:8000", "http://127.0.0.1:8000", "http://localhost"])
+def test_loopback_http_origins_pass_on_a_stack_whose_endpoint_is_this_machine(origin: str) -> None:
+    assert check_cors_origins(CORS, cors(origin), ctx("demo-public-cors", site="demo", facts=LOCAL_FACTS)) == []
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:8000", "http://127.0.0.1"])
+def test_refuses_loopback_http_origins_on_any_other_stack(origin: str) -> None:
+    [message] = check_cors_origins(CORS, cors(origin), ctx(f"{SITE}-public-cors"))
+    assert message == (
+        f"site {SITE}: the CORS origin {origin} is plain http; http://localhost and http://127.0.0.1 origins are "
+        "allowed only on a custom endpoint on this machine (127.0.0.1 or localhost); use https://host[:port]"
+    )
+
+
+def test_a_local_stack_still_refuses_other_http_origins() -> None:
+    [message] = check_cors_origins(
+        CORS, cors("http://localhost.attacker.example"), ctx("demo-public-cors", site="demo", facts=LOCAL_FACTS)
+    )
+    assert message.endswith("is not https; use https://host[:port]")
+
+
 @pytest.mark.parametrize("origin", ["*", "https://*", "https://*:8443"])
 def test_refuses_any_origin_without_opt_in(origin: str) -> None:
     [message] = check_cors_origins(CORS, cors(origin), ctx(f"{SITE}-public-cors"))

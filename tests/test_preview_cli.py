@@ -89,6 +89,39 @@ def test_duplicate_keys_and_missing_files_exit_2(tmp_path: Path) -> None:
     )
 
 
+def test_refuses_bucket_names_another_stack_file_uses(tmp_path: Path) -> None:
+    """Bucket names are global: preview refuses what `sites add` refuses, naming both stack files."""
+    aws = {"region": "aws-eu-central-1", "bucket_prefix": "acme-media"}
+    write_stack(tmp_path, {**aws, "sites": {"acme-live": {}, "brochure": {"private": False}}}, name="prod")
+    write_stack(tmp_path, {**aws, "sites": {"acme-live": {}, "brochure": {}}}, name="shard-2")
+    write_stack(tmp_path, {**aws, "bucket_prefix": "other", "sites": {"acme-live": {}}}, name="other")
+    clash = "bucket names must be unique, pick another slug"
+    assert_refused(
+        storagectl("preview", "--config", "Pulumi.shard-2.yaml", cwd=tmp_path),
+        [
+            f"Pulumi.shard-2.yaml: sites.acme-live: bucket acme-media-acme-live-public is already site acme-live's "
+            f"in stack prod (Pulumi.prod.yaml); {clash}",
+            f"Pulumi.shard-2.yaml: sites.acme-live: bucket acme-media-acme-live-private is already site acme-live's "
+            f"in stack prod (Pulumi.prod.yaml); {clash}",
+            f"Pulumi.shard-2.yaml: sites.brochure: bucket acme-media-brochure-public is already site brochure's "
+            f"in stack prod (Pulumi.prod.yaml); {clash}",
+        ],
+    )
+    (tmp_path / "Pulumi.prod.yaml").unlink()
+    alone = storagectl("preview", "--config", "Pulumi.shard-2.yaml", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+
+
+def test_bucket_clash_check_names_sibling_stack_files_it_cannot_read(tmp_path: Path) -> None:
+    write_stack(tmp_path, {"region": "aws-eu-central-1", "bucket_prefix": "acme-media", "sites": {"a": {}}})
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  site-storage:region: mars\n", encoding="utf-8")
+    result = storagectl("preview", "--config", "Pulumi.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0].startswith(
+        "note: skipped Pulumi.broken.yaml when looking at other stacks: Pulumi.broken.yaml: "
+    )
+
+
 def test_stack_and_config_are_exclusive(tmp_path: Path) -> None:
     assert_refused(
         storagectl("preview", "--stack", "local", "--config", "x.yaml"),
@@ -168,3 +201,22 @@ def test_report_shows_every_site_with_placeholder_credentials() -> None:
         assert slug in result.stdout
     assert f":{SECRET_PLACEHOLDER}@" in result.stdout
     assert "MEDIA_URL=https://media.acme.example/" in result.stdout
+
+
+def test_readme_describes_the_preview_document_it_prints(local_stack) -> None:
+    """The README once said `preview --json` gives the stack outputs (`site_settings`, `region_notes`)."""
+    import re
+
+    from storagectl.preview_report import preview_document
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    document = preview_document(local_stack)
+    assert "or `storagectl preview --json` offline" not in readme
+    described = re.search(r"`storagectl preview --json` is not these outputs: .*?`\{(?P<keys>[^}]*)\}`", readme)
+    assert described is not None
+    assert [key.strip(' "') for key in described["keys"].split(",")] == list(document)
+    per_site = re.search(r"whose `sites` hold per site (?P<keys>.*?), all with placeholder keys", readme)
+    assert per_site is not None
+    [site] = document["sites"].values()
+    assert re.findall(r"`(\w+)`", per_site["keys"]) == list(site)
+    assert "site_settings" not in document and "region_notes" not in document

@@ -128,3 +128,58 @@ def test_help_and_readme_give_the_same_exit_codes() -> None:
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
     for promise in ("every check passed or is n/a", "2 for bad input", "3 when the outputs"):
         assert promise in shown and promise in readme, promise
+
+
+# --- a file that is not `pulumi stack output --json` ---------------------------------------------
+
+
+def _preview_json(directory: Path, evaluation: Any) -> Path:
+    from storagectl.preview_report import preview_document
+
+    path = directory / "preview.json"
+    path.write_text(json.dumps(preview_document(evaluation)), encoding="utf-8")
+    return path
+
+
+def test_refuses_a_preview_document_as_outputs(tmp_path: Path, local_stack: Any) -> None:
+    """`storagectl preview --json` has `sites` too, but placeholder keys and no site_settings."""
+    path = _preview_json(tmp_path, local_stack)
+    with pytest.raises(OutputsError) as caught:
+        read_outputs("local", path)
+    assert caught.value.problems == [
+        f"{path}: is `storagectl preview --json` output (placeholder keys, no site_settings), not the stack's "
+        "outputs; save the stack's outputs with `pulumi stack output --json --show-secrets --stack local > "
+        "outputs.json`"
+    ]
+
+
+def test_verify_refuses_a_preview_document_in_one_line(tmp_path: Path, local_stack: Any) -> None:
+    path = _preview_json(tmp_path, local_stack)
+    result = CliRunner().invoke(app, ["verify", "--stack", "local", "--outputs", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"{path}: is `storagectl preview --json` output (placeholder keys, no site_settings), not the stack's "
+        "outputs; save the stack's outputs with `pulumi stack output --json --show-secrets --stack local > "
+        "outputs.json`"
+    ]
+
+
+@pytest.mark.parametrize("document", [{"demo": {"public_bucket": "x"}}, {}, ["a"]], ids=["object", "empty", "list"])
+def test_refuses_any_other_json_that_is_not_stack_outputs(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(OutputsError) as caught:
+        read_outputs("prod", path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: is not ")
+    assert problem.endswith(
+        "save the stack's outputs with `pulumi stack output --json --show-secrets --stack prod > outputs.json`"
+    )
+
+
+def test_the_site_settings_output_alone_may_be_read_as_outputs_by_settings() -> None:
+    from storagectl.verify.outputs import not_stack_outputs
+
+    assert not_stack_outputs(OUTPUTS, source="f", stack="prod") is None
+    assert not_stack_outputs(OUTPUTS["site_settings"], source="f", stack="prod") is None
+    assert not_stack_outputs({**OUTPUTS, "site_settings": "[secret]"}, source="f", stack="prod") is None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from components.config import NAMESPACE, ConfigError, SiteConfig, StackSettings
+from components.config import ConfigError, SiteConfig, StackSettings
 from storagectl import pulumi_runner
 from storagectl.stack_edit import Change, ConcurrentChange, read_text, write_atomic
 from storagectl.stack_files import StackFile, display_path, project_root, read_stack_file, stack_path
@@ -33,7 +33,6 @@ EXIT_NO_PULUMI = 3
 """The command needs the Pulumi CLI and it is not on PATH; nothing was changed."""
 
 PROJECT = "site-storage"
-SITES_KEYS = ("config", f"{NAMESPACE}:sites")
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "pulumi-python:dynamic/s3:Bucket"})
 """pulumi-aws buckets (AWS regions) and the generic-S3 provider's (components/generic_s3)."""
 # Pulumi's own rule for stack names; also keeps --stack from pointing outside stacks/.

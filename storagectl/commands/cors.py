@@ -11,7 +11,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import CorsRule
 from storagectl.commands import (
-    SITES_KEYS,
     ApplyOption,
     DryRunOption,
     SiteArgument,
@@ -134,7 +133,7 @@ def enable(
             cors["max_age_seconds"] = max_age
 
     editor = StackEditor(opened.path, opened.text)
-    editor.update_mapping((*SITES_KEYS, site), change)
+    editor.update_mapping((*editor.project_key("sites"), site), change)
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
 
 
@@ -147,5 +146,5 @@ def disable(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = Fals
         say(f"{site}: CORS is already off; nothing changed")
         return
     editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*SITES_KEYS, site, "cors"))
+    editor.delete_key((*editor.project_key("sites"), site, "cors"))
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)

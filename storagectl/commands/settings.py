@@ -18,7 +18,7 @@ import typer
 
 from storagectl.commands import SiteArgument, check_stack_name, fail, say
 from storagectl.stack_files import display_path, project_root
-from storagectl.verify.outputs import OutputsError, read_outputs_text
+from storagectl.verify.outputs import OutputsError, not_stack_outputs, read_outputs_text
 
 SECRET_MARK = "[secret]"
 """What `pulumi stack output` prints for a secret without --show-secrets."""
@@ -33,8 +33,6 @@ SETTING_NAMES = {
 }
 REQUIRED_KEYS = ("default_storage_dsn", "private_storage_dsn", "MEDIA_URL", "STORAGES", "THUMBNAIL_DEFAULT_STORAGE")
 """What every site-storage release has output; the others came later and may be missing from older outputs."""
-OUTPUT_NAMES = {"sites", "region", "endpoint_url", "stack", "resources"}
-"""Top-level names of the stack outputs (and of the preview JSON): a document with one is not site_settings alone."""
 ENVIRONMENT_KEY = "environment"
 """Process environment variables the site needs (botocore's checksum modes); not Django settings."""
 
@@ -125,19 +123,12 @@ def site_settings(document: Any, site: str, source: str, stack: str | None) -> S
     `document` is what `pulumi stack output --json --show-secrets` prints, or its
     `site_settings` output alone (`pulumi stack output site_settings --json --show-secrets`).
     """
-    if not isinstance(document, dict):
-        raise fail([f"{source}: is not a JSON object of stack outputs"])
+    # Never a preview document or other JSON: its top-level keys would pass for site names.
+    foreign = not_stack_outputs(document, source=source, stack=stack)
+    if foreign is not None:
+        raise fail([foreign])
     if "site_settings" in document:
         all_settings, facts = document["site_settings"], document.get("sites") or {}
-    elif OUTPUT_NAMES & document.keys():
-        # Stack outputs without site_settings, e.g. `storagectl preview --json`: never take its keys for sites.
-        raise fail(
-            [
-                f"{source}: has no site_settings output (a `storagectl preview --json` document never has: it holds "
-                "placeholders, not keys); read `pulumi stack output --json --show-secrets`, or run "
-                "`storagectl local up` for a local stack"
-            ]
-        )
     else:
         all_settings, facts = document, {}
     if all_settings == SECRET_MARK:

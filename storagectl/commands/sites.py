@@ -11,11 +11,10 @@ from typing import Annotated, Any
 import typer
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from components.config import NAMESPACE, ConfigError, SiteConfig, StackSettings
-from components.naming import private_bucket_name, public_bucket_name
+from components.config import NAMESPACE
+from storagectl.bucket_clash import SiblingStack, bucket_clashes, sibling_stacks, site_buckets
 from storagectl.commands import (
     BUCKET_TYPES,
-    SITES_KEYS,
     ApplyOption,
     DryRunOption,
     OpenStack,
@@ -30,7 +29,7 @@ from storagectl.commands import (
     site_resources,
 )
 from storagectl.stack_edit import StackEditor
-from storagectl.stack_files import read_stack_file, stack_path
+from storagectl.stack_files import stack_path
 
 app = typer.Typer(help="List, add and remove the sites of a stack.", no_args_is_help=True)
 
@@ -53,7 +52,7 @@ def list_sites(
         rows = [
             {
                 "site": site.slug,
-                "buckets": _buckets(settings, site),
+                "buckets": site_buckets(settings, site.slug, site.private),
                 "cors": site.cors is not None,
                 "media_domain": site.media_domain,
                 "private": site.private,
@@ -65,7 +64,15 @@ def list_sites(
     table = [("SITE", "BUCKETS", "CORS", "MEDIA DOMAIN", "PRIVATE")]
     for site in settings.sites:
         cors, private = ("on" if site.cors else "off"), ("yes" if site.private else "no")
-        table.append((site.slug, ", ".join(_buckets(settings, site)), cors, site.media_domain or "-", private))
+        table.append(
+            (
+                site.slug,
+                ", ".join(site_buckets(settings, site.slug, site.private)),
+                cors,
+                site.media_domain or "-",
+                private,
+            )
+        )
     widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
     for line in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
@@ -110,7 +117,7 @@ def add(
     if cors_origins:
         value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
     editor = StackEditor(opened.path, opened.text)
-    editor.add_key(SITES_KEYS, site, value)
+    editor.add_key(editor.project_key("sites"), site, value)
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
 
 
@@ -148,45 +155,24 @@ def remove(
             "are empty; S3 refuses to delete a bucket that holds objects"
         )
     editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*SITES_KEYS, site))
+    editor.delete_key((*editor.project_key("sites"), site))
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
-
-
-def _buckets(settings: StackSettings, site: SiteConfig) -> list[str]:
-    return [settings.public_bucket(site.slug)] + ([settings.private_bucket(site.slug)] if site.private else [])
 
 
 def _other_stacks(opened: OpenStack) -> list[OpenStack]:
     """The valid stack files beside this one; invalid ones are named on stderr and skipped."""
-    others = []
-    for path in sorted(opened.path.parent.glob("Pulumi.*.yaml")):
-        if path.resolve() == opened.path.resolve():
-            continue
-        try:
-            stack_file = read_stack_file(path)
-            others.append(
-                OpenStack(name=stack_file.stack, path=path, text="", file=stack_file, settings=stack_file.settings())
-            )
-        except ConfigError as error:
-            say(f"note: skipped {path.name} when looking at other stacks: {error.problems[0]}")
-    return others
+    return [
+        OpenStack(name=other.name, path=other.path, text="", file=other.file, settings=other.settings)
+        for other in sibling_stacks(opened.path, say)
+    ]
 
 
 def _refuse_bucket_clash(opened: OpenStack, others: Sequence[OpenStack], site: str, private: bool) -> None:
-    prefix = opened.settings.bucket_prefix
-    wanted = {public_bucket_name(prefix, site)} | ({private_bucket_name(prefix, site)} if private else set())
-    for other in others:
-        for existing in other.settings.sites:
-            names = {other.settings.public_bucket(existing.slug)}
-            if existing.private:
-                names.add(other.settings.private_bucket(existing.slug))
-            for name in sorted(wanted & names):
-                raise fail(
-                    [
-                        f"{opened.source}: sites.{site}: bucket {name} is already site {existing.slug}'s in stack "
-                        f"{other.name} ({other.source}); bucket names must be unique, pick another slug"
-                    ]
-                )
+    siblings = [SiblingStack(other.name, other.path, other.file, other.settings) for other in others]
+    wanted = {site: site_buckets(opened.settings, site, private)}
+    clashes = bucket_clashes(opened.source, wanted, siblings)
+    if clashes:
+        raise fail(clashes[:1])
 
 
 def _add_options(media_domain: str | None, private: bool, cors_origins: Sequence[str]) -> list[str]:

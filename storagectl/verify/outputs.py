@@ -17,6 +17,10 @@ from storagectl.local_outputs import local_outputs_path
 from storagectl.stack_files import display_path, project_root
 
 SAVE_HINT = "pulumi stack output --json --show-secrets --stack {stack} > outputs.json"
+OUTPUT_KEYS = ("region", "endpoint_url", "region_notes", "sites", "site_settings")
+"""What the program exports (components/program.py), so what `pulumi stack output --json` prints."""
+PREVIEW_KEYS = frozenset({"stack", "resources"})
+"""Keys of `storagectl preview --json` that no stack output has."""
 
 
 class OutputsError(Exception):
@@ -94,8 +98,37 @@ def _pulumi_outputs(stack: str, cwd: Path | None) -> str:
     return done.stdout
 
 
+def not_stack_outputs(document: Any, *, source: str, stack: str | None) -> str | None:
+    """Why `document` is not what `pulumi stack output --json` prints for this project; None when it may be.
+
+    A `storagectl preview --json` document also has `sites`, but with placeholder keys and no
+    `site_settings`; read as outputs, its top-level keys would pass for site names. The
+    `site_settings` output saved alone (`pulumi stack output site_settings --json`) may be.
+    """
+    save = f"save the stack's outputs with `{SAVE_HINT.format(stack=stack or 'NAME')}`"
+    if not isinstance(document, dict):
+        return f"{source}: is not a JSON object of stack outputs; {save}"
+    if "site_settings" in document:
+        return None
+    if set(document) >= PREVIEW_KEYS:
+        return (
+            f"{source}: is `storagectl preview --json` output (placeholder keys, no site_settings), "
+            f"not the stack's outputs; {save}"
+        )
+    if document and all(isinstance(block, dict) and "STORAGES" in block for block in document.values()):
+        return None  # the site_settings output alone
+    keys = ", ".join(str(key) for key in document) or "none"
+    return (
+        f"{source}: is not the outputs of a site-storage stack: no site_settings (top-level keys: {keys}; "
+        f"the outputs are {', '.join(OUTPUT_KEYS)}); {save}"
+    )
+
+
 def parse_outputs(document: Any, *, source: str, stack: str) -> StackOutputs:
     """Check the shape verify relies on; one line per problem, never a value."""
+    foreign = not_stack_outputs(document, source=source, stack=stack)
+    if foreign is not None:
+        raise OutputsError([foreign])
     if not isinstance(document, dict):
         raise OutputsError([f"{source}: expected a JSON object with sites and site_settings"])
     problems: list[str] = []
