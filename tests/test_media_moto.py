@@ -252,7 +252,12 @@ def test_an_interrupted_push_resumes_without_sending_finished_objects(
     assert len(sent) == 4
 
     sent.clear()
-    monkeypatch.setattr(engine, "move", lambda *a: (sent.append(a[2].key), original(*a))[1])
+
+    def counted(source: Any, destination: Any, entry: Any, meta: Any) -> Any:
+        sent.append(entry.key)
+        return original(source, destination, entry, meta)
+
+    monkeypatch.setattr(engine, "move", counted)
     second = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
     assert second.exit_code == 0, second.stdout
     assert sent == ["contracts/terms.pdf"], "only the object that had not arrived is sent again"
