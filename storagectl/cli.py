@@ -97,6 +97,11 @@ from storagectl.verify.command import verify as verify_command  # noqa: E402
 
 app.command("verify")(verify_command)
 
+# Media operations that keep private files private (issue 12): storagectl/media/.
+from storagectl.media import command as media_commands  # noqa: E402
+
+app.add_typer(media_commands.app, name="media")
+
 
 def main() -> None:
     try:

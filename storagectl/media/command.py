@@ -1,0 +1,488 @@
+"""`storagectl media backup|restore|copy|push|pull`; registered on the app in storagectl/cli.py.
+
+Keys: by default each site's own key reads or writes that site's buckets (`--key site`), so a
+site key never touches another site's media; copying between two sites then streams through
+this machine. `--key operator` uses the operator's credentials (the default AWS credential
+chain, as `pulumi up` does) for both sides, which lets the same endpoint copy server-side. A
+backup bucket (`s3://...`) is always reached with the operator's credentials. Every run says
+which key did what.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from storagectl.commands import EXIT_FAILED, StackOption, check_stack_name, fail, say
+from storagectl.verify.command import _endpoint
+
+if TYPE_CHECKING:
+    from storagectl.media.engine import Job, Summary
+    from storagectl.media.stores import BucketStore, DirStore, Store
+    from storagectl.verify.clients import Clients
+    from storagectl.verify.plan import SiteTarget, VerifyPlan
+
+app = typer.Typer(
+    help="Back up, restore, copy, push and pull a site's media; private objects stay private.",
+    no_args_is_help=True,
+)
+
+# engine.DEFAULT_CONCURRENCY, not imported: the engine pulls in boto3, and `storagectl --help` should stay fast.
+DEFAULT_CONCURRENCY = 32
+KEY_CHOICES = ("site", "operator")
+
+SiteArg = Annotated[str, typer.Argument(help="Site slug, e.g. acme-live.", metavar="SITE", show_default=False)]
+Outputs = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs",
+        help="Saved `pulumi stack output --json --show-secrets` file; default: .local/outputs-<stack>.json when "
+        "`storagectl local up` wrote one, else the Pulumi CLI is asked.",
+        dir_okay=False,
+    ),
+]
+Endpoint = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Talk to this S3 endpoint instead of the stack's.", callback=_endpoint),
+]
+Key = Annotated[
+    str,
+    typer.Option(
+        "--key",
+        help="site: each site's own key on its own buckets; operator: the operator's credentials (AWS credential "
+        "chain) on both sides, for server-side copies.",
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="List what would be copied or deleted; write nothing.")]
+Delete = Annotated[bool, typer.Option("--delete", help="Delete destination objects the source does not have.")]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite-newer", help="Replace destination objects that differ and are newer.")
+]
+Check = Annotated[
+    str,
+    typer.Option("--check", help="Anonymous GETs afterwards: sample, all or none."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the text one.")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Objects moved at the same time.")]
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
+    if value not in allowed:
+        raise fail([f"{option} {value!r} is not allowed; use one of: {', '.join(allowed)}"])
+
+
+def _plan(stack: str, outputs: Path | None, endpoint_url: str | None, slugs: list[str]) -> VerifyPlan:
+    from components.config import ConfigError
+    from storagectl.local_outputs import local_outputs_path
+    from storagectl.stack_files import display_path, read_stack_file, stack_path
+    from storagectl.verify.outputs import OutputsError, read_outputs
+    from storagectl.verify.plan import PlanError, build_plan
+
+    check_stack_name(stack)
+    try:
+        stack_file = read_stack_file(stack_path(stack))
+        settings = stack_file.settings()
+        if outputs is None and local_outputs_path(stack).exists():
+            outputs = local_outputs_path(stack)
+            say(f"reading the local stack's outputs from {display_path(outputs)}")
+        stack_outputs = read_outputs(stack, outputs, cwd=stack_file.path.parent.parent)
+        plan = build_plan(settings, stack_outputs, slugs, endpoint_url)
+    except (ConfigError, OutputsError, PlanError) as error:
+        raise fail(error.problems) from None
+    if plan.undeployed:
+        raise fail([f"site {slug}: not in the stack outputs yet; run `pulumi up`" for slug in plan.undeployed])
+    return plan
+
+
+def _site(plan: VerifyPlan, slug: str) -> SiteTarget:
+    return next(site for site in plan.sites if site.slug == slug)
+
+
+def _site_store(plan: VerifyPlan, site: SiteTarget, clients: Clients, key: str) -> BucketStore:
+    from storagectl.media.stores import BucketStore
+
+    buckets = {"public": site.public.name}
+    acls: dict[str, str | None] = {"public": site.public.acl}
+    if site.private is not None:
+        buckets["private"] = site.private.name
+        acls["private"] = site.private.acl
+    client = clients.for_key(site, site.credentials) if key == "site" else clients.operator(site)
+    identity = (site.endpoint_url, site.credentials.key_id if key == "site" else "operator")
+    return BucketStore(
+        f"site {site.slug}",
+        client,
+        identity,
+        buckets,
+        site=site,
+        acls=acls,
+        anonymous={"public": True, "private": False},
+    )
+
+
+def _record_acls(plan: VerifyPlan, site: SiteTarget) -> dict[str, str | None]:
+    """The manifest names each object's canned ACL where the region uses object ACLs (not owner-enforced)."""
+    if not plan.capabilities.canned_acls or plan.capabilities.ownership_controls:
+        return {}
+    acls: dict[str, str | None] = {"public": site.public.acl}
+    if site.private is not None:
+        acls["private"] = site.private.acl
+    return acls
+
+
+def _location(value: str, site: SiteTarget, clients: Clients) -> Store:
+    """DIR, or s3://BUCKET/PREFIX on the site's endpoint, reached with the operator's credentials."""
+    from storagectl.media.stores import BucketStore, DirStore
+
+    if not value.startswith("s3://"):
+        return DirStore(Path(value))
+    bucket, _, prefix = value[5:].partition("/")
+    if not bucket:
+        raise fail([f"{value!r}: no bucket; use s3://BUCKET/PREFIX"])
+    prefix = prefix.strip("/")
+    prefix = f"{prefix}/" if prefix else ""
+    return BucketStore(
+        f"s3://{bucket}/{prefix}",
+        clients.operator(site),
+        (site.endpoint_url, "operator"),
+        {"public": bucket, "private": bucket},
+        site=site,
+        acls={},  # the backup bucket's own default: private to its owner
+        prefix=prefix,
+        anonymous={"public": False, "private": False},
+    )
+
+
+def _clients(concurrency: int) -> Clients:
+    from storagectl.verify.clients import Clients
+
+    return Clients(None, pool_connections=concurrency)
+
+
+def _require_halves(store: DirStore, *, must_exist: bool) -> None:
+    root = store.root
+    if not root.exists():
+        if must_exist:
+            raise fail([f"{root}: no such folder; give a media folder with public/ and private/ halves"])
+        return
+    if not root.is_dir():
+        raise fail([f"{root}: not a folder; give a media folder with public/ and private/ halves"])
+    halves = [kind for kind in store.kinds if store.half(kind).is_dir()]
+    if not halves and (must_exist or any(root.iterdir())):
+        raise fail(
+            [
+                f"{root}: has neither public/ nor private/; a media folder keeps the public bucket's files under "
+                "public/ and the private bucket's under private/"
+            ]
+        )
+
+
+def _execute(job: Job, as_json: bool) -> None:
+    from storagectl.media.engine import MediaError
+
+    say(f"{job.command}: {job.source.label} -> {job.destination.label}; keys: {job.keys}")
+    stderr = Console(stderr=True, soft_wrap=True)
+    try:
+        summary = _with_progress(job, stderr)
+    except MediaError as error:
+        raise fail(error.problems) from None
+    _print(summary, as_json)
+    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+
+
+def _with_progress(job: Job, stderr: Console) -> Summary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from storagectl.media.engine import run as run_job
+
+    progress = Progress(
+        TextColumn(f"media {job.command}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("objects", total=None)
+
+        def report(what: str, amount: int) -> None:
+            if what == "total":
+                progress.update(task, total=amount)
+            else:
+                progress.advance(task)
+
+        return run_job(job, report)
+
+
+def _print(summary: Summary, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary.document(), indent=2) + "\n")
+        return
+    out = Console(soft_wrap=True, highlight=False)
+    if summary.dry_run:
+        for change in summary.changes:
+            out.print(
+                f"would {change['action']} {change['kind']}/{change['key']} ({change['size']} B, {change['why']})",
+                markup=False,
+            )
+    for line in summary.failed:
+        out.print(f"failed: {line}", markup=False)
+    for line in summary.privacy_failed:
+        out.print(f"PRIVACY: {line}", markup=False)
+    verb = "would copy" if summary.dry_run else "copied"
+    deleted = sum(1 for c in summary.changes if c["action"] == "delete") if summary.dry_run else summary.deleted
+    out.print(
+        f"{verb} {summary.copied if not summary.dry_run else len(summary.changes) - deleted} objects "
+        f"({summary.copied_bytes} B), {summary.unchanged} unchanged, {deleted} deleted, "
+        f"{len(summary.failed)} failed; {summary.mode}"
+        + (
+            f"; anonymous check: {summary.checked} objects, {len(summary.privacy_failed)} wrong"
+            if summary.checked
+            else ""
+        )
+        + f"; {summary.seconds:.1f}s",
+        markup=False,
+    )
+
+
+def _job(command: str, site: str, source: Store, destination: Store, keys: str, **options: object) -> Job:
+    from storagectl.media.engine import Job
+
+    return Job(command, site, source, destination, keys, **options)  # type: ignore[arg-type]
+
+
+def _common(key: str, check: str) -> None:
+    _choice(key, KEY_CHOICES, "--key")
+    _choice(check, ("sample", "all", "none"), "--check")
+
+
+@app.command()
+def backup(
+    site: SiteArg,
+    stack: StackOption,
+    to: Annotated[
+        str | None, typer.Option("--to", help="DIR or s3://BUCKET/PREFIX; default ./media-backup-SITE-<UTC time>.")
+    ] = None,
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    key: Key = "site",
+    dry_run: DryRun = False,
+    delete: Delete = False,
+    check: Check = "sample",
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Back up both of SITE's buckets, with a manifest written last; run again to resume or update it."""
+    _common(key, check)
+    plan = _plan(stack, outputs, endpoint_url, [site])
+    target = _site(plan, site)
+    clients = _clients(concurrency)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    destination = _location(to or f"media-backup-{site}-{stamp}", target, clients)
+    _dir_destination(destination)
+    source = _site_store(plan, target, clients, key)
+    keys = f"{_who(key, site)} reads {site}; " + _writer(destination)
+    job = _job(
+        "backup",
+        site,
+        source,
+        destination,
+        keys,
+        delete=delete,
+        dry_run=dry_run,
+        check=check,
+        concurrency=concurrency,
+        record_acls=_record_acls(plan, target),
+    )
+    _execute(job, as_json)
+
+
+@app.command()
+def restore(
+    site: SiteArg,
+    stack: StackOption,
+    source_location: Annotated[str, typer.Option("--from", help="A backup: DIR or s3://BUCKET/PREFIX.")],
+    to_site: Annotated[str | None, typer.Option("--to-site", help="Restore into this site instead of SITE.")] = None,
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    key: Key = "site",
+    dry_run: DryRun = False,
+    delete: Delete = False,
+    overwrite_newer: Overwrite = False,
+    check: Check = "sample",
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Restore SITE's backup (or into --to-site); each object into its half, with that half's ACL."""
+    _common(key, check)
+    into = to_site or site
+    plan = _plan(stack, outputs, endpoint_url, list(dict.fromkeys([site, into])))
+    clients = _clients(concurrency)
+    target = _site(plan, into)
+    source = _location(source_location, target, clients)
+    if not source_location.startswith("s3://"):
+        from storagectl.media.stores import DirStore
+
+        assert isinstance(source, DirStore)
+        _require_halves(source, must_exist=True)
+    destination = _site_store(plan, target, clients, key)
+    reader = "the operator's credentials read the backup" if source_location.startswith("s3://") else "read from disk"
+    keys = f"{reader}; {_who(key, into)} writes {into}"
+    job = _job(
+        "restore",
+        site,
+        source,
+        destination,
+        keys,
+        delete=delete,
+        dry_run=dry_run,
+        check=check,
+        overwrite_newer=overwrite_newer,
+        concurrency=concurrency,
+        require_manifest=True,
+    )
+    _execute(job, as_json)
+
+
+@app.command()
+def copy(
+    site: SiteArg,
+    stack: StackOption,
+    to_site: Annotated[str, typer.Option("--to-site", help="The destination site, e.g. the stage of SITE.")],
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    key: Key = "site",
+    dry_run: DryRun = False,
+    delete: Delete = False,
+    overwrite_newer: Overwrite = False,
+    check: Check = "sample",
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Copy SITE's media into --to-site (live -> stage): public into public, private into private."""
+    _common(key, check)
+    if to_site == site:
+        raise fail([f"--to-site {to_site!r} is SITE itself; give another site of the stack"])
+    plan = _plan(stack, outputs, endpoint_url, [site, to_site])
+    clients = _clients(concurrency)
+    source = _site_store(plan, _site(plan, site), clients, key)
+    destination = _site_store(plan, _site(plan, to_site), clients, key)
+    keys = f"{_who(key, site)} reads {site}, {_who(key, to_site)} writes {to_site}"
+    if key == "site" and source.identity != destination.identity:
+        keys += " (streamed: no site key may read another site's media; --key operator copies server-side)"
+    job = _job(
+        "copy",
+        site,
+        source,
+        destination,
+        keys,
+        delete=delete,
+        dry_run=dry_run,
+        check=check,
+        overwrite_newer=overwrite_newer,
+        concurrency=concurrency,
+    )
+    _execute(job, as_json)
+
+
+@app.command()
+def push(
+    site: SiteArg,
+    folder: Annotated[Path, typer.Argument(help="Local media folder with public/ and private/.", metavar="DIR")],
+    stack: StackOption,
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    key: Key = "site",
+    dry_run: DryRun = False,
+    delete: Delete = False,
+    overwrite_newer: Overwrite = False,
+    check: Check = "sample",
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Upload DIR/public/ to SITE's public bucket and DIR/private/ to its private one."""
+    from storagectl.media.stores import DirStore
+
+    _common(key, check)
+    source = DirStore(folder)
+    _require_halves(source, must_exist=True)
+    plan = _plan(stack, outputs, endpoint_url, [site])
+    destination = _site_store(plan, _site(plan, site), _clients(concurrency), key)
+    job = _job(
+        "push",
+        site,
+        source,
+        destination,
+        f"{_who(key, site)} writes {site}",
+        delete=delete,
+        dry_run=dry_run,
+        check=check,
+        overwrite_newer=overwrite_newer,
+        concurrency=concurrency,
+    )
+    _execute(job, as_json)
+
+
+@app.command()
+def pull(
+    site: SiteArg,
+    folder: Annotated[Path, typer.Argument(help="Local media folder: public/ and private/ are filled.", metavar="DIR")],
+    stack: StackOption,
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    key: Key = "site",
+    dry_run: DryRun = False,
+    delete: Delete = False,
+    overwrite_newer: Overwrite = False,
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Download SITE's public bucket into DIR/public/ and its private bucket into DIR/private/."""
+    from storagectl.media.stores import DirStore
+
+    _choice(key, KEY_CHOICES, "--key")
+    destination = DirStore(folder)
+    _require_halves(destination, must_exist=False)
+    plan = _plan(stack, outputs, endpoint_url, [site])
+    target = _site(plan, site)
+    source = _site_store(plan, target, _clients(concurrency), key)
+    job = _job(
+        "pull",
+        site,
+        source,
+        destination,
+        f"{_who(key, site)} reads {site}",
+        delete=delete,
+        dry_run=dry_run,
+        check="none",
+        overwrite_newer=overwrite_newer,
+        concurrency=concurrency,
+        record_acls=_record_acls(plan, target),
+    )
+    _execute(job, as_json)
+
+
+def _who(key: str, site: str) -> str:
+    return f"{site}'s own key" if key == "site" else "the operator's credentials"
+
+
+def _writer(destination: Store) -> str:
+    from storagectl.media.stores import DirStore
+
+    if isinstance(destination, DirStore):
+        return f"written to {destination.root}"
+    return "the operator's credentials write the backup bucket"
+
+
+def _dir_destination(destination: Store) -> None:
+    from storagectl.media.stores import DirStore
+
+    if isinstance(destination, DirStore):
+        _require_halves(destination, must_exist=False)

@@ -1,0 +1,310 @@
+"""One media run: list both sides, compare, refuse what must not happen, then copy concurrently.
+
+Everything that can refuse a run (an object that cannot be a local file, a half the destination
+does not have, destination objects newer than the source) is found before anything is written.
+Each object is written whole (PutObject, a completed multipart upload, a renamed local file),
+so an interrupted run leaves complete objects and no manifest, and running it again resumes:
+finished objects compare unchanged and are skipped.
+
+Concurrency: one thread pool of `concurrency` workers over shared boto3 clients (botocore
+clients are thread-safe; verify's `Clients` sizes their connection pools to the workers). At
+most LARGE_SLOTS objects larger than SMALL_OBJECT pass through memory at once, so memory stays
+bounded by about LARGE_SLOTS x PART_SIZE plus `concurrency` small objects.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from storagectl.media import manifest, privacy
+from storagectl.media.diff import Change, Diff, compare
+from storagectl.media.manifest import Meta, Record
+from storagectl.media.stores import BucketStore, DirStore, Entry, Store
+from storagectl.media.transfer import Moved, head_meta, move, same_endpoint_and_key
+from storagectl.verify.results import describe
+
+DEFAULT_CONCURRENCY = 32
+SMALL_OBJECT = 1024 * 1024
+LARGE_SLOTS = 4
+SHOWN_PER_PROBLEM = 3
+
+
+class MediaError(Exception):
+    """The run was refused before anything was written; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Job:
+    command: str
+    site: str
+    """The slug the manifest is about (the source site; for a restore, the backup's site)."""
+    source: Store
+    destination: Store
+    keys: str
+    """Which credentials read and write, in words, for the summary."""
+    delete: bool = False
+    dry_run: bool = False
+    overwrite_newer: bool = False
+    check: str = "sample"
+    """sample, all or none: anonymous GETs on the destination afterwards."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    require_manifest: bool = False
+    """The source must be a complete backup (restore)."""
+    record_acls: dict[str, str | None] = field(default_factory=dict)
+    """The ACL each half's objects carry on the site, for manifest records."""
+
+
+@dataclass
+class Summary:
+    command: str
+    source: str
+    destination: str
+    keys: str
+    mode: str
+    dry_run: bool
+    copied: int = 0
+    copied_bytes: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[str] = field(default_factory=list)
+    checked: int = 0
+    privacy_failed: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.privacy_failed
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "source": self.source,
+            "destination": self.destination,
+            "keys": self.keys,
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "copied": self.copied,
+            "copied_bytes": self.copied_bytes,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "privacy": {"checked": self.checked, "failed": self.privacy_failed},
+            "changes": self.changes,
+            "seconds": round(self.seconds, 3),
+            "ok": self.ok,
+        }
+
+
+Progress = Callable[[str, int], None]
+"""Called with ("total", objects) once, then ("done", bytes) per object moved or deleted."""
+
+
+def run(job: Job, progress: Progress | None = None) -> Summary:
+    started = time.perf_counter()
+    report: Progress = progress or (lambda _what, _amount: None)
+    mode = _mode(job.source, job.destination)
+    summary = Summary(job.command, job.source.label, job.destination.label, job.keys, mode, job.dry_run)
+    with ThreadPoolExecutor(max_workers=max(1, job.concurrency), thread_name_prefix="media") as pool:
+        known = _source_manifest(job)
+        listings = _listings(job, pool)
+        diff = compare(
+            job.source,
+            job.destination,
+            listings,
+            delete=job.delete,
+            overwrite_newer=job.overwrite_newer,
+            mapper=pool.map,
+        )
+        _refuse(job, diff)
+        summary.changes = [_change(change) for change in [*diff.copies, *diff.deletes]]
+        summary.unchanged = len(diff.unchanged)
+        if job.dry_run:
+            summary.seconds = time.perf_counter() - started
+            return summary
+        previous = _destination_manifest(job)
+        keeps_manifest = isinstance(job.destination, DirStore) or job.destination.prefix is not None
+        if keeps_manifest and (diff.copies or diff.deletes or previous is None):
+            job.destination.remove_manifest()  # until the new one is written, this is an incomplete backup
+        report("total", len(diff.copies) + len(diff.deletes))
+        records = _copy(job, diff.copies, known, pool, summary, report)
+        _delete(job, diff.deletes, pool, summary, report)
+        if keeps_manifest and not summary.failed:
+            records += _unchanged_records(job, diff.unchanged, known, previous or {}, pool)
+            text = manifest.dumps(records, site=job.site, source=job.source.label)
+            job.destination.write_manifest(text)
+        if isinstance(job.destination, BucketStore) and job.check != "none" and job.destination.anonymous:
+            present: dict[str, list[str]] = {}
+            for entry in [*(c.source for c in diff.copies if c.source), *diff.unchanged]:
+                present.setdefault(entry.kind, []).append(entry.key)
+            findings = privacy.check(job.destination, privacy.sample(present, job.check == "all"), pool.map)
+            summary.checked = len(findings)
+            summary.privacy_failed = [finding.line for finding in findings if not finding.ok]
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _mode(source: Store, destination: Store) -> str:
+    if same_endpoint_and_key(source, destination):
+        return "server-side copy (one key reads the source and writes the destination on one endpoint)"
+    if isinstance(source, BucketStore) and isinstance(destination, BucketStore):
+        return "streamed through this machine (no one key reads the source and writes the destination)"
+    return "uploaded from a local folder" if isinstance(source, DirStore) else "downloaded to a local folder"
+
+
+def _source_manifest(job: Job) -> dict[tuple[str, str], Record]:
+    text = job.source.read_manifest()
+    if text is None:
+        if job.require_manifest:
+            raise MediaError(
+                [
+                    f"{job.source.manifest_name()}: no manifest: {job.source.label} is not a complete backup "
+                    "(missing, or interrupted before it finished; run the backup again to complete it)"
+                ]
+            )
+        return {}
+    try:
+        return manifest.loads(text, job.source.manifest_name())
+    except manifest.ManifestError as error:
+        raise MediaError([str(error)]) from None
+
+
+def _destination_manifest(job: Job) -> dict[tuple[str, str], Record] | None:
+    try:
+        text = job.destination.read_manifest()
+        return manifest.loads(text, job.destination.manifest_name()) if text is not None else None
+    except manifest.ManifestError:
+        return None  # rewritten at the end of this run
+
+
+def _listings(job: Job, pool: ThreadPoolExecutor) -> dict[str, tuple[dict[str, Entry], dict[str, Entry]]]:
+    kinds = job.source.kinds
+    there = dict(zip(kinds, pool.map(job.source.list, kinds), strict=True))
+    problems = []
+    for kind in kinds:
+        if kind not in job.destination.kinds and there[kind]:
+            problems.append(
+                f"{job.destination.label}: has no {kind} bucket, and {job.source.label} holds "
+                f"{len(there[kind])} {kind} objects; nothing was copied"
+            )
+    if problems:
+        raise MediaError(problems)
+    kinds = tuple(kind for kind in kinds if kind in job.destination.kinds)
+    here = dict(zip(kinds, pool.map(job.destination.list, kinds), strict=True))
+    return {kind: (there[kind], here[kind]) for kind in kinds}
+
+
+def _refuse(job: Job, diff: Diff) -> None:
+    problems = list(diff.unsafe)
+    if diff.newer:
+        shown = ", ".join(f"{c.kind}/{c.key}" for c in diff.newer[:SHOWN_PER_PROBLEM])
+        more = f" and {len(diff.newer) - SHOWN_PER_PROBLEM} more" if len(diff.newer) > SHOWN_PER_PROBLEM else ""
+        problems.append(
+            f"{job.destination.label}: {len(diff.newer)} objects there differ from {job.source.label} and are newer "
+            f"({shown}{more}); nothing was copied; pass --overwrite-newer to replace them"
+        )
+    if problems:
+        raise MediaError(problems)
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {"action": change.action, "kind": change.kind, "key": change.key, "size": change.size, "why": change.reason}
+
+
+def _known_meta(job: Job, entry: Entry, known: dict[tuple[str, str], Record]) -> Meta | None:
+    record = known.get((entry.kind, entry.key))
+    if record is None or record.size != entry.size:
+        return None
+    # A local file's checksum is not computed for new files; its size is the check there.
+    if isinstance(job.source, BucketStore) and record.etag != entry.etag:
+        return None
+    return record.meta
+
+
+def _copy(
+    job: Job,
+    copies: list[Change],
+    known: dict[tuple[str, str], Record],
+    pool: ThreadPoolExecutor,
+    summary: Summary,
+    report: Progress,
+) -> list[Record]:
+    large = threading.BoundedSemaphore(LARGE_SLOTS)
+    server_side = same_endpoint_and_key(job.source, job.destination)
+
+    def one(change: Change) -> tuple[Change, Moved | None, str | None]:
+        entry = change.source
+        assert entry is not None
+        try:
+            if entry.size > SMALL_OBJECT and not server_side:
+                with large:
+                    moved = move(job.source, job.destination, entry, _known_meta(job, entry, known))
+            else:
+                moved = move(job.source, job.destination, entry, _known_meta(job, entry, known))
+        except Exception as error:
+            return change, None, f"{change.kind}/{change.key}: {describe(error)}"
+        finally:
+            report("done", entry.size)
+        return change, moved, None
+
+    records = []
+    for change, moved, problem in pool.map(one, copies):
+        if moved is None:
+            summary.failed.append(problem or f"{change.kind}/{change.key}: failed")
+            continue
+        summary.copied += 1
+        summary.copied_bytes += change.size
+        records.append(Record(change.kind, change.key, change.size, moved.etag, moved.meta, _acl(job, change.kind)))
+    return records
+
+
+def _delete(job: Job, deletes: list[Change], pool: ThreadPoolExecutor, summary: Summary, report: Progress) -> None:
+    def one(change: Change) -> str | None:
+        try:
+            job.destination.delete(change.kind, change.key)  # only ever the destination
+        except Exception as error:
+            return f"{change.kind}/{change.key}: not deleted: {describe(error)}"
+        finally:
+            report("done", 0)
+        return None
+
+    for problem in pool.map(one, deletes):
+        if problem:
+            summary.failed.append(problem)
+        else:
+            summary.deleted += 1
+
+
+def _unchanged_records(
+    job: Job,
+    unchanged: list[Entry],
+    known: dict[tuple[str, str], Record],
+    previous: dict[tuple[str, str], Record],
+    pool: ThreadPoolExecutor,
+) -> list[Record]:
+    """Manifest records for objects this run did not copy: from a manifest when it matches, else read."""
+
+    def one(entry: Entry) -> Record:
+        etag = job.source.etag(entry)
+        meta = _known_meta(job, entry, known)
+        if meta is None:
+            record = previous.get((entry.kind, entry.key))
+            meta = record.meta if record is not None and record.size == entry.size else None
+        if meta is None:
+            meta = head_meta(job.source, entry) if isinstance(job.source, BucketStore) else Meta()
+        return Record(entry.kind, entry.key, entry.size, etag, meta, _acl(job, entry.kind))
+
+    return list(pool.map(one, unchanged))
+
+
+def _acl(job: Job, kind: str) -> str | None:
+    return job.record_acls.get(kind)

@@ -1,0 +1,198 @@
+"""Where media is: a site's two buckets, a backup under a bucket prefix, or a local folder with two halves.
+
+Every store has the same two halves (`public`, `private`), listed as {key: Entry}. Keys are the
+site's object keys; a backup stores them under `<prefix>public/` and `<prefix>private/`, a
+local folder under `public/` and `private/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from storagectl.media.checksums import file_etag
+from storagectl.media.manifest import KINDS, MANIFEST_NAME, write_atomically
+from storagectl.verify.clients import KeyedClient
+from storagectl.verify.plan import SiteTarget
+from storagectl.verify.results import error_code
+
+PARTIAL_SUFFIX = ".storagectl-partial"
+"""A download in progress; renamed into place when complete, ignored by listings."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    key: str
+    size: int
+    etag: str | None
+    """S3's ETag without quotes; None for a local file until `Store.etag` computes it."""
+    modified: float
+    """Seconds since the epoch."""
+
+
+class BucketStore:
+    """A site's buckets (prefix empty) or a backup's halves under a prefix of one bucket."""
+
+    def __init__(
+        self,
+        label: str,
+        client: Any,
+        identity: tuple[str, str],
+        buckets: dict[str, str],
+        *,
+        site: SiteTarget,
+        acls: dict[str, str | None],
+        prefix: str | None = None,
+        anonymous: dict[str, bool] | None = None,
+    ) -> None:
+        self.label = label
+        """For messages: `site acme-live` or `s3://bucket/prefix`."""
+        self.client = client
+        self.identity = identity
+        """(endpoint, key id or `operator`): two stores with the same identity can copy server-side."""
+        self.buckets = buckets
+        self.site = site
+        """The site whose endpoint this store is on (addressing style for anonymous URLs)."""
+        self.acls = acls
+        """Canned ACL sent with every write, per half; None sends none (the bucket's default applies)."""
+        self.prefix = prefix
+        """None for a site's own buckets; else a backup under `<prefix>public/` and `<prefix>private/`."""
+        self.anonymous = anonymous or {}
+        """Per half: True if anyone may read it, False if an anonymous GET must be refused."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind in KINDS if kind in self.buckets)
+
+    def object_key(self, kind: str, key: str) -> str:
+        return key if self.prefix is None else f"{self.prefix}{kind}/{key}"
+
+    def list(self, kind: str) -> dict[str, Entry]:
+        start = "" if self.prefix is None else f"{self.prefix}{kind}/"
+        listed: dict[str, Entry] = {}
+        for page in pages(self.client, Bucket=self.buckets[kind], Prefix=start):
+            for item in page.get("Contents", []):
+                key = item["Key"][len(start) :]
+                if self.prefix is not None and key == "":
+                    continue
+                etag = item["ETag"].strip('"')
+                listed[key] = Entry(kind, key, int(item["Size"]), etag, item["LastModified"].timestamp())
+        return listed
+
+    def etag(self, entry: Entry) -> str:
+        return entry.etag or ""
+
+    def delete(self, kind: str, key: str) -> None:
+        self.client.delete_object(Bucket=self.buckets[kind], Key=self.object_key(kind, key))
+
+    # The manifest lives beside the backup's halves; a site's own buckets have none.
+    def _manifest_location(self) -> tuple[str, str] | None:
+        if self.prefix is None:
+            return None
+        return self.buckets[KINDS[0]], f"{self.prefix}{MANIFEST_NAME}"
+
+    def manifest_name(self) -> str:
+        location = self._manifest_location()
+        return f"s3://{location[0]}/{location[1]}" if location else self.label
+
+    def read_manifest(self) -> str | None:
+        location = self._manifest_location()
+        if location is None:
+            return None
+        try:
+            answer = self.client.get_object(Bucket=location[0], Key=location[1])
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return str(answer["Body"].read().decode("utf-8"))
+
+    def write_manifest(self, text: str) -> None:
+        location = self._manifest_location()
+        if location is not None:  # a PUT is atomic: readers see the old manifest or the new one
+            self.client.put_object(
+                Bucket=location[0], Key=location[1], Body=text.encode(), ContentType="application/json"
+            )
+
+    def remove_manifest(self) -> None:
+        location = self._manifest_location()
+        if location is not None:
+            self.client.delete_object(Bucket=location[0], Key=location[1])
+
+
+def pages(client: Any, **arguments: Any) -> list[dict[str, Any]]:
+    """ListObjectsV2 pages; a site-key handle pages itself, so every page is signed with its key."""
+    if isinstance(client, KeyedClient):
+        return client.pages("list_objects_v2", **arguments)
+    return list(client.get_paginator("list_objects_v2").paginate(**arguments))
+
+
+class DirStore:
+    """A local media folder: DIR/public/<key> and DIR/private/<key>, and DIR/media-manifest.json."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+        self.identity = ("local", str(root.resolve()))
+
+    kinds = KINDS
+
+    def half(self, kind: str) -> Path:
+        return self.root / kind
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.half(kind).joinpath(*PurePosixPath(key).parts)
+
+    def list(self, kind: str) -> dict[str, Entry]:
+        base = self.half(kind)
+        listed: dict[str, Entry] = {}
+        for folder, _, files in os.walk(base):
+            for name in files:
+                if name.endswith(PARTIAL_SUFFIX):
+                    continue
+                path = Path(folder, name)
+                facts = path.stat()
+                key = path.relative_to(base).as_posix()
+                listed[key] = Entry(kind, key, facts.st_size, None, facts.st_mtime)
+        return listed
+
+    def etag(self, entry: Entry) -> str:
+        return file_etag(self.path(entry.kind, entry.key))
+
+    def delete(self, kind: str, key: str) -> None:
+        self.path(kind, key).unlink(missing_ok=True)
+
+    def manifest_name(self) -> str:
+        return str(self.root / MANIFEST_NAME)
+
+    def read_manifest(self) -> str | None:
+        try:
+            return (self.root / MANIFEST_NAME).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def write_manifest(self, text: str) -> None:
+        write_atomically(self.root / MANIFEST_NAME, text)
+
+    def remove_manifest(self) -> None:
+        (self.root / MANIFEST_NAME).unlink(missing_ok=True)
+
+
+Store = BucketStore | DirStore
+
+
+def unsafe_key(key: str) -> str | None:
+    """Why an object key cannot be a file under a media folder, or None."""
+    parts = key.split("/")
+    if key.startswith("/") or key.endswith("/") or any(part in ("", ".", "..") for part in parts):
+        return "has an empty, '.' or '..' path segment or a leading/trailing '/'"
+    if "\\" in key or "\0" in key:
+        return "has a backslash or NUL"
+    if key.endswith(PARTIAL_SUFFIX):
+        return f"ends with {PARTIAL_SUFFIX}"
+    return None

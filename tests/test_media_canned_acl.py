@@ -1,0 +1,105 @@
+"""`storagectl media` on a canned-ACL region: the `local` stack (custom endpoint) after `storagectl local up`.
+
+There, privacy is per object: public objects need `public-read`, and an object copied without
+an ACL, or with the source's public one, would be exactly the platform bug this command
+exists to avoid. moto evaluates object ACLs for anonymous GETs like S3 does.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import boto3
+import pytest
+
+from storagectl.local import server
+from storagectl.media.manifest import MANIFEST_NAME
+from tests.support.cli_project import Project, copy_project, invoke
+from tests.support.media import SMALL_FILES, anonymous_status, media_folder, summary
+from tests.support.stacks import example_stack
+
+PUBLIC, PRIVATE = "local-media-demo-public", "local-media-demo-private"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Project, str]]:
+    project = copy_project(tmp_path / "project", examples=False)
+    endpoint = f"http://127.0.0.1:{_free_port()}"
+    text = example_stack("local").read_text(encoding="utf-8").replace("http://127.0.0.1:5000", endpoint)
+    project.stack_file("local").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(project.root)
+    try:
+        assert invoke("local", "up", "--stack", "local").exit_code == 0
+        yield project, endpoint
+    finally:
+        server.stop_server(endpoint)
+
+
+def public_grants(s3: object, bucket: str, key: str) -> list[str]:
+    grants = s3.get_object_acl(Bucket=bucket, Key=key)["Grants"]  # type: ignore[attr-defined]
+    return [grant["Permission"] for grant in grants if grant["Grantee"].get("URI") == ALL_USERS]
+
+
+def test_restore_on_a_canned_acl_region_sends_private_and_public_read(local_stack, tmp_path: Path) -> None:
+    _, endpoint = local_stack
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    folder = media_folder(tmp_path / "media")
+    pushed = invoke("media", "push", "demo", str(folder), "--stack", "local", "--check", "all", "--json")
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    assert "reading the local stack's outputs from .local/outputs-local.json" in pushed.stderr
+    backup = tmp_path / "backup"
+    assert invoke("media", "backup", "demo", "--stack", "local", "--to", str(backup)).exit_code == 0
+    acls = {(r["kind"], r["acl"]) for r in json.loads((backup / MANIFEST_NAME).read_text())["objects"]}
+    assert acls == {("public", "public-read"), ("private", "private")}, "the manifest names each object's ACL"
+
+    # Another tool made a private file public since; the restore puts it back private.
+    time.sleep(1.1)
+    s3.put_object(Bucket=PRIVATE, Key="contracts/terms.pdf", Body=b"leaked", ACL="public-read")
+    assert anonymous_status(f"{endpoint}/{PRIVATE}/contracts/terms.pdf") == 200
+    restored = invoke(
+        "media",
+        "restore",
+        "demo",
+        "--from",
+        str(backup),
+        "--stack",
+        "local",
+        "--overwrite-newer",
+        "--check",
+        "all",
+        "--json",
+    )
+    assert restored.exit_code == 0, restored.stdout + restored.stderr
+    assert summary(restored.stdout)["privacy"] == {"checked": 5, "failed": []}
+    for key, body in SMALL_FILES["private"].items():
+        assert s3.get_object(Bucket=PRIVATE, Key=key)["Body"].read() == body
+        assert public_grants(s3, PRIVATE, key) == []
+        assert anonymous_status(f"{endpoint}/{PRIVATE}/{quote(key)}") == 403
+    for key in SMALL_FILES["public"]:
+        assert public_grants(s3, PUBLIC, key) == ["READ"]
+        assert anonymous_status(f"{endpoint}/{PUBLIC}/{quote(key)}") == 200
+
+
+def test_the_anonymous_check_fails_the_run_when_a_private_object_is_readable(local_stack, tmp_path: Path) -> None:
+    """A bucket-level grant the run cannot undo (a public-read bucket ACL plus object ACLs moto honours)."""
+    _, endpoint = local_stack
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    folder = media_folder(tmp_path / "media")
+    assert invoke("media", "push", "demo", str(folder), "--stack", "local").exit_code == 0
+    s3.put_object_acl(Bucket=PRIVATE, Key="contracts/terms.pdf", ACL="public-read")  # changed behind our back
+    result = invoke("media", "push", "demo", str(folder), "--stack", "local", "--check", "all", "--json")
+    assert result.exit_code == 1
+    [line] = summary(result.stdout)["privacy"]["failed"]
+    assert line.startswith("private object contracts/terms.pdf: anonymous GET") and "READABLE BY ANYONE" in line

@@ -1,0 +1,362 @@
+"""`storagectl media` end to end on a moto server with IAM enforced (the AWS example stack, real keys).
+
+Each site key may touch only its own two buckets (moto checks the user policies), so a run
+that used the wrong key would fail here. Private objects are checked anonymously with plain
+HTTP after every run that writes a site.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from botocore.exceptions import ClientError
+from typer.testing import CliRunner
+
+from storagectl.cli import app
+from storagectl.media import engine
+from storagectl.media.manifest import MANIFEST_NAME
+from storagectl.offline import Evaluation, evaluate
+from storagectl.stack_files import read_stack_file, stack_path
+from tests.support.media import (
+    LARGE_KEY,
+    SMALL_FILES,
+    anonymous_status,
+    bucket_objects,
+    folder_files,
+    media_folder,
+    summary,
+)
+from tests.support.moto_apply import SiteKey
+from tests.support.moto_verify import (
+    Deployment,
+    client,
+    deploy,
+    iam_enforced,
+    moto_gaps_closed,
+    moto_server,
+    reset_moto,
+)
+
+STACK = "aws-eu-central-1"
+LIVE = ("acme-media-acme-live-public", "acme-media-acme-live-private")
+STAGE = ("acme-media-acme-stage-public", "acme-media-acme-stage-private")
+BACKUPS = "acme-media-backups"
+MEDIA_OPERATOR_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]}],
+}
+
+
+@pytest.fixture(scope="module")
+def aws_evaluation() -> Evaluation:
+    return evaluate(read_stack_file(stack_path(STACK)))
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_gaps_closed(), moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def deployed(aws_evaluation: Evaluation, endpoint: str) -> Deployment:
+    reset_moto(endpoint)
+    deployment = deploy(aws_evaluation, endpoint)
+    iam = deployment.iam()
+    iam.create_user(UserName="media-operator")
+    iam.put_user_policy(UserName="media-operator", PolicyName="s3", PolicyDocument=json.dumps(MEDIA_OPERATOR_POLICY))
+    created = iam.create_access_key(UserName="media-operator")["AccessKey"]
+    deployment.operator = SiteKey(created["AccessKeyId"], created["SecretAccessKey"])
+    deployment.s3().create_bucket(Bucket=BACKUPS, CreateBucketConfiguration={"LocationConstraint": deployment.region})
+    return deployment
+
+
+def media(deployment: Deployment, tmp_path: Path, *args: str, operator: SiteKey | None = None) -> Any:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
+    key = operator or deployment.operator
+    env = {"AWS_ACCESS_KEY_ID": key.key_id, "AWS_SECRET_ACCESS_KEY": key.secret, "AWS_PROFILE": None}
+    command = ["media", *args, "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", deployment.endpoint]
+    with iam_enforced():
+        return CliRunner().invoke(app, command, env=env)
+
+
+def anonymous(deployment: Deployment, bucket: str, key: str) -> int:
+    return anonymous_status(f"{deployment.endpoint}/{bucket}/{quote(key)}")
+
+
+def assert_site_holds(deployment: Deployment, buckets: tuple[str, str], large: bool = False) -> None:
+    s3 = deployment.s3()
+    public, private = bucket_objects(s3, buckets[0]), bucket_objects(s3, buckets[1])
+    assert public == SMALL_FILES["public"]
+    assert {key: body for key, body in private.items() if key != LARGE_KEY} == SMALL_FILES["private"]
+    assert (LARGE_KEY in private) == large
+    for key in public:
+        assert anonymous(deployment, buckets[0], key) == 200, key
+    for key in private:
+        assert anonymous(deployment, buckets[1], key) == 403, key
+
+
+def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    pushed = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--check", "all")
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    document = summary(pushed.stdout)
+    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": []}
+    assert "acme-live's own key writes acme-live" in pushed.stderr
+    assert_site_holds(deployed, LIVE, large=True)
+    head = deployed.s3().head_object(Bucket=LIVE[0], Key="uploads/cat.jpg")
+    assert head["ContentType"] == "image/jpeg"
+    assert "-2" in deployed.s3().head_object(Bucket=LIVE[1], Key=LARGE_KEY)["ETag"], "uploaded in two parts"
+
+    pulled = media(deployed, tmp_path, "pull", "acme-live", str(tmp_path / "copy"), "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert folder_files(tmp_path / "copy") == folder_files(folder)
+    records = json.loads((tmp_path / "copy" / MANIFEST_NAME).read_text())["objects"]
+    assert {(r["kind"], r["key"]) for r in records} == set(folder_files(folder))
+    assert next(r for r in records if r["key"] == "uploads/cat.jpg")["meta"]["content_type"] == "image/jpeg"
+
+    # Nothing changed: both directions copy nothing.
+    again = media(deployed, tmp_path, "push", "acme-live", str(tmp_path / "copy"), "--json")
+    assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 6)
+    again = media(deployed, tmp_path, "pull", "acme-live", str(tmp_path / "copy"), "--json")
+    assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 6)
+
+
+def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed: Deployment, tmp_path: Path) -> None:
+    s3 = deployed.s3()
+    s3.put_object(
+        Bucket=LIVE[1],
+        Key="contracts/terms.pdf",
+        Body=b"%PDF private",
+        ContentType="application/pdf",
+        CacheControl="private, max-age=60",
+        ContentDisposition="attachment",
+        Metadata={"owner": "42"},
+        ACL="bucket-owner-full-control",
+    )
+    s3.put_object(Bucket=LIVE[0], Key="logo.svg", Body=b"<svg/>", ContentType="image/svg+xml", CacheControl="max-age=9")
+    backup = tmp_path / "backup"
+    done = media(deployed, tmp_path, "backup", "acme-live", "--to", str(backup), "--json")
+    assert done.exit_code == 0, done.stderr
+    manifest = json.loads((backup / MANIFEST_NAME).read_text())
+    terms = next(r for r in manifest["objects"] if r["key"] == "contracts/terms.pdf")
+    assert terms["kind"] == "private" and terms["size"] == 12 and terms["md5"] == terms["etag"]
+    assert terms["meta"]["cache_control"] == "private, max-age=60" and terms["meta"]["metadata"] == {"owner": "42"}
+    assert terms["acl"] is None, "AWS buckets here are owner-enforced: no object ACLs"
+
+    restored = media(deployed, tmp_path, "restore", "acme-live", "--from", str(backup), "--to-site", "acme-stage")
+    assert restored.exit_code == 0, restored.stdout + restored.stderr
+    assert "acme-stage's own key writes acme-stage" in restored.stderr
+    head = s3.head_object(Bucket=STAGE[1], Key="contracts/terms.pdf")
+    assert (head["ContentType"], head["CacheControl"], head["ContentDisposition"], head["Metadata"]) == (
+        "application/pdf",
+        "private, max-age=60",
+        "attachment",
+        {"owner": "42"},
+    )
+    assert s3.head_object(Bucket=STAGE[0], Key="logo.svg")["CacheControl"] == "max-age=9"
+    assert anonymous(deployed, STAGE[1], "contracts/terms.pdf") == 403
+    assert anonymous(deployed, STAGE[0], "logo.svg") == 200
+
+
+def test_backup_to_a_bucket_and_restore_from_it_server_side(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    target = f"s3://{BACKUPS}/acme-live/2026-12-03"
+    done = media(deployed, tmp_path, "backup", "acme-live", "--to", target, "--key", "operator", "--json")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert summary(done.stdout)["mode"].startswith("server-side copy")
+    assert summary(done.stdout)["privacy"]["failed"] == [], "nothing in the backup bucket is anonymous-readable"
+    stored = bucket_objects(deployed.s3(), BACKUPS)
+    assert stored["acme-live/2026-12-03/private/contracts/terms.pdf"] == SMALL_FILES["private"]["contracts/terms.pdf"]
+    assert f"acme-live/2026-12-03/{MANIFEST_NAME}" in stored
+
+    restored = media(deployed, tmp_path, "restore", "acme-live", "--from", target, "--to-site", "acme-stage", "--json")
+    assert restored.exit_code == 0, restored.stdout + restored.stderr
+    assert summary(restored.stdout)["mode"].startswith("streamed"), "the operator reads, the stage's key writes"
+    assert_site_holds(deployed, STAGE)
+
+
+def test_copy_live_to_stage_reads_and_writes_with_each_sites_own_key(deployed: Deployment, tmp_path: Path) -> None:
+    assert media(deployed, tmp_path, "push", "acme-live", str(media_folder(tmp_path / "media"))).exit_code == 0
+    stage_key = deployed.keys["acme-stage"]
+    with iam_enforced(), pytest.raises(ClientError) as refused:
+        client("s3", deployed.endpoint, deployed.region, stage_key).get_object(
+            Bucket=LIVE[1], Key="contracts/terms.pdf"
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDenied", "the stage's key cannot read live media"
+
+    copied = media(deployed, tmp_path, "copy", "acme-live", "--to-site", "acme-stage", "--json")
+    assert copied.exit_code == 0, copied.stdout + copied.stderr
+    assert "acme-live's own key reads acme-live, acme-stage's own key writes acme-stage" in copied.stderr
+    assert summary(copied.stdout)["mode"].startswith("streamed")
+    assert_site_holds(deployed, STAGE)
+
+
+def test_copy_with_the_operator_key_is_server_side_and_deletes_only_at_the_destination(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    assert media(deployed, tmp_path, "push", "acme-live", str(media_folder(tmp_path / "media"))).exit_code == 0
+    deployed.s3().put_object(Bucket=STAGE[1], Key="stale.txt", Body=b"old")
+    dry = media(
+        deployed,
+        tmp_path,
+        "copy",
+        "acme-live",
+        "--to-site",
+        "acme-stage",
+        "--key",
+        "operator",
+        "--delete",
+        "--dry-run",
+        "--json",
+    )
+    assert dry.exit_code == 0, dry.stderr
+    changes = {(c["action"], c["kind"], c["key"]) for c in summary(dry.stdout)["changes"]}
+    assert ("delete", "private", "stale.txt") in changes and len(changes) == 6
+    assert bucket_objects(deployed.s3(), STAGE[0]) == {}, "a dry run writes nothing"
+
+    done = media(
+        deployed, tmp_path, "copy", "acme-live", "--to-site", "acme-stage", "--key", "operator", "--delete", "--json"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert summary(done.stdout)["mode"].startswith("server-side copy") and summary(done.stdout)["deleted"] == 1
+    assert_site_holds(deployed, STAGE)
+    assert_site_holds(deployed, LIVE)
+
+
+def test_an_interrupted_push_resumes_without_sending_finished_objects(
+    deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = media_folder(tmp_path / "media")
+    original = engine.move
+    sent: list[str] = []
+
+    def interrupted(source: Any, destination: Any, entry: Any, meta: Any) -> Any:
+        if entry.key == "contracts/terms.pdf":
+            raise ConnectionError("connection reset")
+        sent.append(entry.key)
+        return original(source, destination, entry, meta)
+
+    monkeypatch.setattr(engine, "move", interrupted)
+    first = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert first.exit_code == 1
+    assert summary(first.stdout)["failed"] == ["private/contracts/terms.pdf: ConnectionError: connection reset"]
+    assert len(sent) == 4
+
+    sent.clear()
+
+    def counted(source: Any, destination: Any, entry: Any, meta: Any) -> Any:
+        sent.append(entry.key)
+        return original(source, destination, entry, meta)
+
+    monkeypatch.setattr(engine, "move", counted)
+    second = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert second.exit_code == 0, second.stdout
+    assert sent == ["contracts/terms.pdf"], "only the object that had not arrived is sent again"
+    assert_site_holds(deployed, LIVE)
+
+
+def test_large_objects_copy_part_by_part_server_side(
+    deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storagectl.media import transfer
+
+    monkeypatch.setattr(transfer, "SERVER_COPY_LIMIT", 8 * 1024 * 1024)
+    monkeypatch.setattr(transfer, "COPY_PART_SIZE", 5 * 1024 * 1024)
+    assert media(deployed, tmp_path, "push", "acme-live", str(media_folder(tmp_path / "m", large=True))).exit_code == 0
+    done = media(deployed, tmp_path, "copy", "acme-live", "--to-site", "acme-stage", "--key", "operator", "--json")
+    assert done.exit_code == 0, done.stdout
+    s3 = deployed.s3()
+    copied = s3.get_object(Bucket=STAGE[1], Key=LARGE_KEY)
+    assert copied["Body"].read() == (tmp_path / "m" / "private" / LARGE_KEY).read_bytes()
+    assert copied["ETag"].strip('"').endswith("-3"), "UploadPartCopy in three 5 MiB ranges"
+    assert anonymous(deployed, STAGE[1], LARGE_KEY) == 403
+
+
+def one_line(result: Any) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1]
+
+
+def test_refuses_an_unknown_site(deployed: Deployment, tmp_path: Path) -> None:
+    result = media(deployed, tmp_path, "pull", "nope", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    assert "no site 'nope' in this stack; its sites: acme-live, acme-stage, brochure-live" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_refuses_a_missing_or_incomplete_backup(deployed: Deployment, tmp_path: Path) -> None:
+    missing = media(deployed, tmp_path, "restore", "acme-live", "--from", str(tmp_path / "none"))
+    assert missing.exit_code == 2 and "no such folder" in one_line(missing)
+    half = media_folder(tmp_path / "half")  # the halves, but no manifest: interrupted
+    incomplete = media(deployed, tmp_path, "restore", "acme-live", "--from", str(half))
+    assert incomplete.exit_code == 2
+    assert one_line(incomplete).endswith(
+        "is not a complete backup (missing, or interrupted before it finished; run the backup again to complete it)"
+    )
+    assert bucket_objects(deployed.s3(), LIVE[0]) == {}
+
+
+def test_refuses_a_folder_without_the_halves(deployed: Deployment, tmp_path: Path) -> None:
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(b"cat")
+    pushed = media(deployed, tmp_path, "push", "acme-live", str(folder))
+    assert pushed.exit_code == 2
+    assert one_line(pushed) == (
+        f"{folder}: has neither public/ nor private/; a media folder keeps the public bucket's files under "
+        "public/ and the private bucket's under private/"
+    )
+    pulled = media(deployed, tmp_path, "pull", "acme-live", str(folder))
+    assert pulled.exit_code == 2 and sorted(p.name for p in folder.iterdir()) == ["cat.jpg"]
+
+
+def test_refuses_private_files_for_a_site_without_a_private_bucket(deployed: Deployment, tmp_path: Path) -> None:
+    result = media(deployed, tmp_path, "push", "brochure-live", str(media_folder(tmp_path / "media")))
+    assert result.exit_code == 2
+    assert one_line(result) == (
+        "site brochure-live: has no private bucket, and " + str(tmp_path / "media") + " holds 2 private objects; "
+        "nothing was copied"
+    )
+    assert bucket_objects(deployed.s3(), "acme-media-brochure-live-public") == {}
+
+
+def test_refuses_to_overwrite_newer_objects_at_the_destination(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    backup = tmp_path / "backup"
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    assert media(deployed, tmp_path, "backup", "acme-live", "--to", str(backup)).exit_code == 0
+    time.sleep(1.1)  # S3 listings give LastModified to the second
+    deployed.s3().put_object(Bucket=LIVE[1], Key="contracts/terms.pdf", Body=b"edited after the backup")
+    refused = media(deployed, tmp_path, "restore", "acme-live", "--from", str(backup))
+    assert refused.exit_code == 2
+    assert one_line(refused) == (
+        "site acme-live: 1 objects there differ from " + str(backup) + " and are newer (private/contracts/terms.pdf); "
+        "nothing was copied; pass --overwrite-newer to replace them"
+    )
+    assert deployed.s3().get_object(Bucket=LIVE[1], Key="contracts/terms.pdf")["Body"].read() == (
+        b"edited after the backup"
+    )
+    forced = media(deployed, tmp_path, "restore", "acme-live", "--from", str(backup), "--overwrite-newer")
+    assert forced.exit_code == 0, forced.stdout
+    assert_site_holds(deployed, LIVE)
+
+
+def test_never_prints_a_key(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    results = [
+        media(deployed, tmp_path, "push", "acme-live", str(folder), "--json"),
+        media(deployed, tmp_path, "copy", "acme-live", "--to-site", "acme-stage", "--dry-run"),
+        media(deployed, tmp_path, "pull", "nope", str(tmp_path / "x")),
+    ]
+    printed = "".join(result.stdout + result.stderr for result in results)
+    for secret in deployed.secrets():
+        assert secret not in printed
