@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.slow_s3 import SERVER_START_TIMEOUT_SECONDS, cores_apart, serve
+from benchmarks.slow_s3 import SERVER_START_TIMEOUT_SECONDS, cores_apart, process_cpu, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = ROOT / ".venv-bench"
@@ -82,15 +82,31 @@ def make_folder(root: Path, small: int) -> int:
 class Timed:
     seconds: float
     peak_mb: float
+    requests: int
+    client_cpu: float
+    """User + system seconds of the tool (its children included)."""
+    server_cpu: float
+    """moto's user + system seconds meanwhile: on its own core, it bounds what any tool can do."""
 
 
-def timed(commands: list[list[str]], env: dict[str, str]) -> Timed:
-    """Run the commands one after the other; wall time of all, the largest max RSS of any.
+@dataclass(frozen=True)
+class Server:
+    pid: int
+    count: Any
+    """Requests answered so far (a shared counter the middleware increments)."""
 
-    The max RSS comes from a small launcher: a child forked from this (large) process would
+    def cpu(self) -> float:
+        return process_cpu(self.pid) or 0.0
+
+
+def timed(commands: list[list[str]], env: dict[str, str], server: Server) -> Timed:
+    """Run the commands one after the other; wall time of all, the largest max RSS of any, CPU on both sides.
+
+    Max RSS and CPU come from a small launcher: a child forked from this (large) process would
     count this process's pages until it execs.
     """
-    started, peak = time.perf_counter(), 0.0
+    started, peak, client_cpu = time.perf_counter(), 0.0, 0.0
+    requests, server_cpu = server.count.value, server.cpu()
     for command in commands:
         with tempfile.TemporaryFile() as err:
             done = subprocess.run(
@@ -100,15 +116,22 @@ def timed(commands: list[list[str]], env: dict[str, str]) -> Timed:
                 err.seek(0)
                 tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
                 raise SystemExit(f"{command[0]} exited {done.returncode}: {' | '.join(tail)}")
-        peak = max(peak, float(done.stdout.decode().strip().splitlines()[-1]))
-    return Timed(time.perf_counter() - started, peak)
+        rss, cpu = done.stdout.decode().strip().splitlines()[-1].split()
+        peak, client_cpu = max(peak, float(rss)), client_cpu + float(cpu)
+    return Timed(
+        time.perf_counter() - started,
+        peak,
+        server.count.value - requests,
+        client_cpu,
+        server.cpu() - server_cpu,
+    )
 
 
 LAUNCHER = """
 import os, subprocess, sys
 child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
 _, status, usage = os.wait4(child.pid, 0)
-print(usage.ru_maxrss / 1024)
+print(usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -155,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         deployment = deploy(evaluate(read_stack_file(stack_path(STACK))), endpoint)
         outputs = work / "outputs.json"
         outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
+        # Without PYTHONDONTWRITEBYTECODE (set on some machines): every tool then imports from
+        # byte code, as on a developer's machine after its first run (see the warm-up below).
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"},
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": deployment.region,
@@ -169,13 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         acl = "bucket-owner-full-control"  # what the AWS stack's STORAGES send, and what media sends
         runs: dict[str, Timed] = {}
         s3 = deployment.s3()
+        bench_server = Server(server.pid or 0, count)
+        for warm_up in ([*storagectl, "--help"], [str(aws), "--version"], [str(s5cmd), "version"]):
+            subprocess.run(warm_up, env=env, capture_output=True, check=True)
 
         def push_pull(name: str, push: list[list[str]], pull: list[list[str]], into: Path) -> None:
             delay_enabled.clear()
             empty_buckets(s3)
             delay_enabled.set()
-            runs[f"{name} push"] = timed(push, env)
-            runs[f"{name} pull"] = timed(pull, env)
+            runs[f"{name} push"] = timed(push, env, bench_server)
+            runs[f"{name} pull"] = timed(pull, env, bench_server)
             if not same_files(folder, into):
                 raise SystemExit(f"{name}: the pulled folder differs from the pushed one; figures would mean nothing")
 
@@ -187,8 +215,18 @@ def main(argv: list[str] | None = None) -> int:
                 [[*storagectl, "pull", SITE, str(into), *where]],
                 into,
             )
-            runs["media push (nothing changed)"] = timed([[*storagectl, "push", SITE, str(folder), *where]], env)
-            runs["media pull (nothing changed)"] = timed([[*storagectl, "pull", SITE, str(into), *where]], env)
+            runs["media push (nothing changed)"] = timed(
+                [[*storagectl, "push", SITE, str(folder), *where]], env, bench_server
+            )
+            runs["media pull (nothing changed)"] = timed(
+                [[*storagectl, "pull", SITE, str(into), *where]], env, bench_server
+            )
+            # The floor of any incremental run: listing both buckets, nothing else (moto's cost).
+            listed = time.perf_counter()
+            for bucket in BUCKETS.values():
+                for _ in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                    pass
+            listing_seconds = time.perf_counter() - listed
             into = work / "aws-pull"
             sync = [str(aws), "--endpoint-url", endpoint, "s3", "sync", "--only-show-errors"]
             push_pull(
@@ -208,19 +246,32 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    report(runs, arguments.small, total, placement)
+    report(runs, arguments.small, total, placement, listing_seconds)
     return 0
 
 
-def report(runs: dict[str, Timed], small: int, total: int, placement: str) -> None:
+def report(runs: dict[str, Timed], small: int, total: int, placement: str, listing_seconds: float) -> None:
     megabytes = total / 1e6
     print(
         f"storagectl media: {small} files of 1-64 KiB + {LARGE_OBJECTS} of 20 MiB ({megabytes:.0f} MB), moto in its "
         "own process, every request answered after 20 ms"
     )
-    print(f"{'run':<30} {'seconds':>8} {'MB/s':>7} {'peak MB':>8}")
+    print(
+        f"{'run':<30} {'seconds':>8} {'MB/s':>7} {'peak MB':>8} {'requests':>9} {'client CPU':>11} {'server CPU':>11}"
+    )
     for name, run in runs.items():
-        print(f"{name:<30} {run.seconds:>8.2f} {megabytes / run.seconds:>7.1f} {run.peak_mb:>8.0f}")
+        print(
+            f"{name:<30} {run.seconds:>8.2f} {megabytes / run.seconds:>7.1f} {run.peak_mb:>8.0f} {run.requests:>9}"
+            f" {run.client_cpu:>10.1f}s {run.server_cpu:>10.1f}s"
+        )
+    for name in ("media push", "media pull"):
+        run = runs[name]
+        print(
+            f"{name}: the server's core busy {run.server_cpu / run.seconds:.0%} of the run "
+            f"({1000 * run.server_cpu / max(1, run.requests):.1f} ms CPU per request), the client's "
+            f"{run.client_cpu / run.seconds:.0%}"
+        )
+    print(f"listing both buckets alone (boto3, no tool): {listing_seconds:.2f} s, the floor of any incremental run")
     verdicts = []
     for direction in ("push", "pull"):
         media = runs[f"media {direction}"].seconds

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import requests
 from storagectl.local import server
 from storagectl.pulumi_runner import use_runner
 from tests.support.cli_project import Project, RecordingRunner, copy_project, invoke
+from tests.support.local_project import local_project
 from tests.support.stacks import example_stack
 
 SITE = "demo"
@@ -51,26 +51,13 @@ for line in (name, secret, default_storage.url(name), storages["private"].url(se
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Project, str]]:
     """A project copy whose local stack points at a free port; stops any server the test left."""
-    project = copy_project(tmp_path / "project", examples=False)
-    endpoint = f"http://127.0.0.1:{_free_port()}"
-    text = example_stack("local").read_text(encoding="utf-8").replace("http://127.0.0.1:5000", endpoint)
-    project.stack_file("local").write_text(text, encoding="utf-8")
-    monkeypatch.chdir(project.root)
     for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
         monkeypatch.delenv(name, raising=False)
-    try:
-        yield project, endpoint
-    finally:
-        server.stop_server(endpoint)
+    with local_project(tmp_path / "project", monkeypatch) as found:
+        yield found
 
 
 def _outputs(project: Project) -> Path:

@@ -8,7 +8,6 @@ exists to avoid. moto evaluates object ACLs for anonymous GETs like S3 does.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,34 +16,20 @@ from urllib.parse import quote
 import boto3
 import pytest
 
-from storagectl.local import server
 from storagectl.media.manifest import MANIFEST_NAME
-from tests.support.cli_project import Project, copy_project, invoke
+from tests.support.cli_project import Project, invoke
+from tests.support.local_project import local_project
 from tests.support.media import SMALL_FILES, anonymous_status, media_folder, summary
-from tests.support.stacks import example_stack
 
 PUBLIC, PRIVATE = "local-media-demo-public", "local-media-demo-private"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Project, str]]:
-    project = copy_project(tmp_path / "project", examples=False)
-    endpoint = f"http://127.0.0.1:{_free_port()}"
-    text = example_stack("local").read_text(encoding="utf-8").replace("http://127.0.0.1:5000", endpoint)
-    project.stack_file("local").write_text(text, encoding="utf-8")
-    monkeypatch.chdir(project.root)
-    try:
+    with local_project(tmp_path / "project", monkeypatch) as (project, endpoint):
         assert invoke("local", "up", "--stack", "local").exit_code == 0
         yield project, endpoint
-    finally:
-        server.stop_server(endpoint)
 
 
 def public_grants(s3: object, bucket: str, key: str) -> list[str]:
@@ -58,7 +43,7 @@ def test_restore_on_a_canned_acl_region_sends_private_and_public_read(local_stac
     folder = media_folder(tmp_path / "media")
     pushed = invoke("media", "push", "demo", str(folder), "--stack", "local", "--check", "all", "--json")
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
-    assert "reading the local stack's outputs from .local/outputs-local.json" in pushed.stderr
+    assert "reading the outputs `storagectl local up --stack local` wrote: .local/outputs-local.json" in pushed.stderr
     backup = tmp_path / "backup"
     assert invoke("media", "backup", "demo", "--stack", "local", "--to", str(backup)).exit_code == 0
     acls = {(r["kind"], r["acl"]) for r in json.loads((backup / MANIFEST_NAME).read_text())["objects"]}

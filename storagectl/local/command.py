@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,10 +25,14 @@ from components.generic_s3.connection import Clients, Credentials, region_of
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
-from storagectl.offline import Evaluation, RecordedResource, evaluate_values
-from storagectl.provision import CREATE, DELETE, UPDATE, ProvisionError, deprovision, provision
 from storagectl.stack_edit import write_atomic
 from storagectl.stack_files import StackFile, display_path
+
+if TYPE_CHECKING:
+    from storagectl.offline import Evaluation, RecordedResource
+
+# storagectl.offline and storagectl.provision load the Pulumi SDK (~0.4 s): imported where used, so
+# `storagectl media` and `storagectl --help` start without it.
 
 app = typer.Typer(help="A local stack's storage on a local S3 server, without the Pulumi CLI.", no_args_is_help=True)
 
@@ -74,6 +78,8 @@ class LocalStack:
 
 
 def evaluation_with_key(file: StackFile, credentials: Credentials) -> Evaluation:
+    from storagectl.offline import evaluate_values
+
     """The program under the mock runtime with `credentials` as the stack's key, in place of the
     placeholder offline preview uses: the outputs then hold what a site really needs."""
     values = {**file.values, "access_key_id": credentials.key_id, "secret_access_key": credentials.secret}
@@ -121,6 +127,7 @@ def _generic(evaluation: Evaluation) -> list[RecordedResource]:
 def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET) -> None:
     """Create (or bring up to date) the stack's storage on its local server and write its outputs."""
     from storagectl.commands.settings import render_env, site_settings
+    from storagectl.provision import CREATE, UPDATE, ProvisionError, provision
 
     local = _local_stack(stack, access_key_id, secret_access_key)
     try:
@@ -161,6 +168,8 @@ def down(
     secret_access_key: SecretOption = DEFAULT_SECRET,
 ) -> None:
     """Delete the stack's empty buckets (all of them with --delete-media); stop a server `up` started once empty."""
+    from storagectl.provision import DELETE, deprovision
+
     local = _local_stack(stack, access_key_id, secret_access_key)
     if not server.answers(local.endpoint):
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)

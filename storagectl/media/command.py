@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from storagectl.commands import EXIT_FAILED, StackOption, check_stack_name, fail, say
+from storagectl.commands import EXIT_FAILED, EXIT_INVALID, StackOption, check_stack_name, fail, say
 from storagectl.verify.command import _endpoint
 
 if TYPE_CHECKING:
@@ -79,8 +79,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
 
 def _plan(stack: str, outputs: Path | None, endpoint_url: str | None, slugs: list[str]) -> VerifyPlan:
     from components.config import ConfigError
-    from storagectl.local_outputs import local_outputs_path
-    from storagectl.stack_files import display_path, read_stack_file, stack_path
+    from storagectl.stack_files import read_stack_file, stack_path
     from storagectl.verify.outputs import OutputsError, read_outputs
     from storagectl.verify.plan import PlanError, build_plan
 
@@ -88,13 +87,10 @@ def _plan(stack: str, outputs: Path | None, endpoint_url: str | None, slugs: lis
     try:
         stack_file = read_stack_file(stack_path(stack))
         settings = stack_file.settings()
-        if outputs is None and local_outputs_path(stack).exists():
-            outputs = local_outputs_path(stack)
-            say(f"reading the local stack's outputs from {display_path(outputs)}")
         stack_outputs = read_outputs(stack, outputs, cwd=stack_file.path.parent.parent)
         plan = build_plan(settings, stack_outputs, slugs, endpoint_url)
     except (ConfigError, OutputsError, PlanError) as error:
-        raise fail(error.problems) from None
+        raise fail(error.problems, error.exit_code if isinstance(error, OutputsError) else EXIT_INVALID) from None
     if plan.undeployed:
         raise fail([f"site {slug}: not in the stack outputs yet; run `pulumi up`" for slug in plan.undeployed])
     return plan
@@ -196,19 +192,10 @@ def _execute(job: Job, as_json: bool) -> None:
 
 
 def _with_progress(job: Job, stderr: Console) -> Summary:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from storagectl.media.engine import run as run_job
+    from storagectl.progress import stderr_progress
 
-    progress = Progress(
-        TextColumn(f"media {job.command}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    )
+    progress = stderr_progress(f"media {job.command}", stderr)
     with progress:
         task = progress.add_task("objects", total=None)
 

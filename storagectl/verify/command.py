@@ -102,19 +102,10 @@ def verify(
 
 def _run_with_progress(plan: VerifyPlan, concurrency: int, stderr: Console) -> list[CheckResult]:
     """The checks, with a progress bar on stderr when it is a terminal (stdout stays clean)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from storagectl.progress import stderr_progress
     from storagectl.verify.runner import run_checks
 
-    progress = Progress(
-        TextColumn("verifying sites"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-        disable=not stderr.is_terminal,
-    )
+    progress = stderr_progress("verifying sites", stderr)
     with progress:
         task = progress.add_task("sites", total=len(plan.sites))
         return run_checks(plan, concurrency=concurrency, on_site_done=lambda _: progress.advance(task))
