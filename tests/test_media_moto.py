@@ -23,6 +23,7 @@ from storagectl.media import engine
 from storagectl.media.manifest import MANIFEST_NAME
 from storagectl.offline import Evaluation, evaluate
 from storagectl.stack_files import read_stack_file, stack_path
+from tests.support.cli_project import plain
 from tests.support.media import (
     LARGE_KEY,
     SMALL_FILES,
@@ -291,6 +292,18 @@ def test_refuses_an_unknown_site(deployed: Deployment, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no site 'nope' in this stack; its sites: acme-live, acme-stage, brochure-live" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--check", "some"), ("--key", "admin")])
+def test_refuses_an_unknown_choice_before_reading_anything(
+    deployed: Deployment, tmp_path: Path, option: str, value: str
+) -> None:
+    folder = media_folder(tmp_path / "media")
+    result = media(deployed, tmp_path, "push", "acme-live", str(folder), option, value)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': Value error, '{value}' is not one of" in plain(result.stderr)
+    assert "Traceback" not in result.stderr
+    assert bucket_objects(deployed.s3(), LIVE[0]) == {}
 
 
 def test_refuses_a_missing_or_incomplete_backup(deployed: Deployment, tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def add(
     opened = open_stack(stack)
     if any(existing.slug == site for existing in opened.settings.sites):
         raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
-    others = _other_stacks(opened)
+    others = sibling_stacks(opened.path, say)  # the valid stack files beside this one
     _refuse_bucket_clash(opened, others, site, private)
     if len(opened.settings.sites) >= opened.settings.max_sites:
         options = _add_options(media_domain, private, cors_origins or [])
@@ -159,18 +159,9 @@ def remove(
     finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
 
 
-def _other_stacks(opened: OpenStack) -> list[OpenStack]:
-    """The valid stack files beside this one; invalid ones are named on stderr and skipped."""
-    return [
-        OpenStack(name=other.name, path=other.path, text="", file=other.file, settings=other.settings)
-        for other in sibling_stacks(opened.path, say)
-    ]
-
-
-def _refuse_bucket_clash(opened: OpenStack, others: Sequence[OpenStack], site: str, private: bool) -> None:
-    siblings = [SiblingStack(other.name, other.path, other.file, other.settings) for other in others]
+def _refuse_bucket_clash(opened: OpenStack, others: Sequence[SiblingStack], site: str, private: bool) -> None:
     wanted = {site: site_buckets(opened.settings, site, private)}
-    clashes = bucket_clashes(opened.source, wanted, siblings)
+    clashes = bucket_clashes(opened.source, wanted, others)
     if clashes:
         raise fail(clashes[:1])
 
@@ -186,7 +177,9 @@ def _add_options(media_domain: str | None, private: bool, cors_origins: Sequence
     return words
 
 
-def _full_stack_lines(opened: OpenStack, others: Sequence[OpenStack], site: str, options: Sequence[str]) -> list[str]:
+def _full_stack_lines(
+    opened: OpenStack, others: Sequence[SiblingStack], site: str, options: Sequence[str]
+) -> list[str]:
     settings = opened.settings
     region = settings.region.id
     lines = [
@@ -208,7 +201,7 @@ def _full_stack_lines(opened: OpenStack, others: Sequence[OpenStack], site: str,
     return lines
 
 
-def _next_shard_name(opened: OpenStack, others: Sequence[OpenStack]) -> str:
+def _next_shard_name(opened: OpenStack, others: Sequence[SiblingStack]) -> str:
     base = re.sub(r"-shard-\d+$", "", opened.name)
     taken = {opened.name, *(other.name for other in others)}
     number = 2

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,7 +36,18 @@ app = typer.Typer(
 
 # engine.DEFAULT_CONCURRENCY, not imported: the engine pulls in boto3, and `storagectl --help` should stay fast.
 DEFAULT_CONCURRENCY = 32
-KEY_CHOICES = ("site", "operator")
+
+
+class KeyChoice(StrEnum):
+    site = "site"
+    operator = "operator"
+
+
+class CheckChoice(StrEnum):
+    sample = "sample"
+    all = "all"
+    none = "none"
+
 
 SiteArg = Annotated[str, typer.Argument(help="Site slug, e.g. acme-live.", metavar="SITE", show_default=False)]
 Outputs = Annotated[
@@ -52,7 +64,7 @@ Endpoint = Annotated[
     typer.Option("--endpoint-url", help="Talk to this S3 endpoint instead of the stack's.", callback=_endpoint),
 ]
 Key = Annotated[
-    str,
+    KeyChoice,
     typer.Option(
         "--key",
         help="site: each site's own key on its own buckets; operator: the operator's credentials (AWS credential "
@@ -65,16 +77,11 @@ Overwrite = Annotated[
     bool, typer.Option("--overwrite-newer", help="Replace destination objects that differ and are newer.")
 ]
 Check = Annotated[
-    str,
-    typer.Option("--check", help="Anonymous GETs afterwards: sample, all or none."),
+    CheckChoice,
+    typer.Option("--check", help="Anonymous GETs afterwards: up to 25 private and 5 public objects, all, or none."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the text one.")]
 Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Objects moved at the same time.")]
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
-    if value not in allowed:
-        raise fail([f"{option} {value!r} is not allowed; use one of: {', '.join(allowed)}"])
 
 
 def _plan(stack: str, outputs: Path | None, endpoint_url: str | None, slugs: list[str]) -> VerifyPlan:
@@ -100,14 +107,20 @@ def _site(plan: VerifyPlan, slug: str) -> SiteTarget:
     return next(site for site in plan.sites if site.slug == slug)
 
 
+def _half_acls(site: SiteTarget) -> dict[str, str | None]:
+    """The canned ACL the site's STORAGES send for each of its halves (None: none sent)."""
+    acls: dict[str, str | None] = {"public": site.public.acl}
+    if site.private is not None:
+        acls["private"] = site.private.acl
+    return acls
+
+
 def _site_store(plan: VerifyPlan, site: SiteTarget, clients: Clients, key: str) -> BucketStore:
     from storagectl.media.stores import BucketStore
 
     buckets = {"public": site.public.name}
-    acls: dict[str, str | None] = {"public": site.public.acl}
     if site.private is not None:
         buckets["private"] = site.private.name
-        acls["private"] = site.private.acl
     client = clients.for_key(site, site.credentials) if key == "site" else clients.operator(site)
     identity = (site.endpoint_url, site.credentials.key_id if key == "site" else "operator")
     return BucketStore(
@@ -116,7 +129,7 @@ def _site_store(plan: VerifyPlan, site: SiteTarget, clients: Clients, key: str) 
         identity,
         buckets,
         site=site,
-        acls=acls,
+        acls=_half_acls(site),
         anonymous={"public": True, "private": False},
     )
 
@@ -125,10 +138,7 @@ def _record_acls(plan: VerifyPlan, site: SiteTarget) -> dict[str, str | None]:
     """The manifest names each object's canned ACL where the region uses object ACLs (not owner-enforced)."""
     if not plan.capabilities.canned_acls or plan.capabilities.ownership_controls:
         return {}
-    acls: dict[str, str | None] = {"public": site.public.acl}
-    if site.private is not None:
-        acls["private"] = site.private.acl
-    return acls
+    return _half_acls(site)
 
 
 def _location(value: str, site: SiteTarget, clients: Clients) -> Store:
@@ -239,15 +249,11 @@ def _print(summary: Summary, as_json: bool) -> None:
     )
 
 
-def _job(command: str, site: str, source: Store, destination: Store, keys: str, **options: object) -> Job:
+def _job(command: str, site: str, source: Store, destination: Store, keys: str, **options: Any) -> Job:
+    # Imported here: the engine pulls in boto3, which `storagectl --help` does without.
     from storagectl.media.engine import Job
 
-    return Job(command, site, source, destination, keys, **options)  # type: ignore[arg-type]
-
-
-def _common(key: str, check: str) -> None:
-    _choice(key, KEY_CHOICES, "--key")
-    _choice(check, ("sample", "all", "none"), "--check")
+    return Job(command, site, source, destination, keys, **options)
 
 
 @app.command()
@@ -259,15 +265,14 @@ def backup(
     ] = None,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
-    key: Key = "site",
+    key: Key = KeyChoice.site,
     dry_run: DryRun = False,
     delete: Delete = False,
-    check: Check = "sample",
+    check: Check = CheckChoice.sample,
     as_json: AsJson = False,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> None:
     """Back up both of SITE's buckets, with a manifest written last; run again to resume or update it."""
-    _common(key, check)
     plan = _plan(stack, outputs, endpoint_url, [site])
     target = _site(plan, site)
     clients = _clients(concurrency)
@@ -299,28 +304,26 @@ def restore(
     to_site: Annotated[str | None, typer.Option("--to-site", help="Restore into this site instead of SITE.")] = None,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
-    key: Key = "site",
+    key: Key = KeyChoice.site,
     dry_run: DryRun = False,
     delete: Delete = False,
     overwrite_newer: Overwrite = False,
-    check: Check = "sample",
+    check: Check = CheckChoice.sample,
     as_json: AsJson = False,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> None:
     """Restore SITE's backup (or into --to-site); each object into its half, with that half's ACL."""
-    _common(key, check)
     into = to_site or site
     plan = _plan(stack, outputs, endpoint_url, list(dict.fromkeys([site, into])))
     clients = _clients(concurrency)
     target = _site(plan, into)
-    source = _location(source_location, target, clients)
-    if not source_location.startswith("s3://"):
-        from storagectl.media.stores import DirStore
+    from storagectl.media.stores import DirStore
 
-        assert isinstance(source, DirStore)
+    source = _location(source_location, target, clients)
+    if isinstance(source, DirStore):
         _require_halves(source, must_exist=True)
     destination = _site_store(plan, target, clients, key)
-    reader = "the operator's credentials read the backup" if source_location.startswith("s3://") else "read from disk"
+    reader = "read from disk" if isinstance(source, DirStore) else "the operator's credentials read the backup"
     keys = f"{reader}; {_who(key, into)} writes {into}"
     job = _job(
         "restore",
@@ -345,16 +348,15 @@ def copy(
     to_site: Annotated[str, typer.Option("--to-site", help="The destination site, e.g. the stage of SITE.")],
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
-    key: Key = "site",
+    key: Key = KeyChoice.site,
     dry_run: DryRun = False,
     delete: Delete = False,
     overwrite_newer: Overwrite = False,
-    check: Check = "sample",
+    check: Check = CheckChoice.sample,
     as_json: AsJson = False,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> None:
     """Copy SITE's media into --to-site (live -> stage): public into public, private into private."""
-    _common(key, check)
     if to_site == site:
         raise fail([f"--to-site {to_site!r} is SITE itself; give another site of the stack"])
     plan = _plan(stack, outputs, endpoint_url, [site, to_site])
@@ -386,18 +388,17 @@ def push(
     stack: StackOption,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
-    key: Key = "site",
+    key: Key = KeyChoice.site,
     dry_run: DryRun = False,
     delete: Delete = False,
     overwrite_newer: Overwrite = False,
-    check: Check = "sample",
+    check: Check = CheckChoice.sample,
     as_json: AsJson = False,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> None:
     """Upload DIR/public/ to SITE's public bucket and DIR/private/ to its private one."""
     from storagectl.media.stores import DirStore
 
-    _common(key, check)
     source = DirStore(folder)
     _require_halves(source, must_exist=True)
     plan = _plan(stack, outputs, endpoint_url, [site])
@@ -424,7 +425,7 @@ def pull(
     stack: StackOption,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
-    key: Key = "site",
+    key: Key = KeyChoice.site,
     dry_run: DryRun = False,
     delete: Delete = False,
     overwrite_newer: Overwrite = False,
@@ -434,7 +435,6 @@ def pull(
     """Download SITE's public bucket into DIR/public/ and its private bucket into DIR/private/."""
     from storagectl.media.stores import DirStore
 
-    _choice(key, KEY_CHOICES, "--key")
     destination = DirStore(folder)
     _require_halves(destination, must_exist=False)
     plan = _plan(stack, outputs, endpoint_url, [site])

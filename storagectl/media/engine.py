@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,11 +245,10 @@ def _copy(
     def one(change: Change) -> tuple[Change, Moved | None, str | None]:
         entry = change.source
         assert entry is not None
+        # A large object passes through memory part by part unless the server copies it itself.
+        slot = large if entry.size > SMALL_OBJECT and not server_side else nullcontext()
         try:
-            if entry.size > SMALL_OBJECT and not server_side:
-                with large:
-                    moved = move(job.source, job.destination, entry, _known_meta(job, entry, known))
-            else:
+            with slot:
                 moved = move(job.source, job.destination, entry, _known_meta(job, entry, known))
         except Exception as error:
             return change, None, f"{change.kind}/{change.key}: {describe(error)}"

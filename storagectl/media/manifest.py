@@ -8,11 +8,8 @@ changes a destination first removes its manifest, so a half-updated backup never
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "media-manifest.json"
@@ -108,18 +105,3 @@ def loads(text: str, where: str) -> dict[tuple[str, str], Record]:
             raise ManifestError(f"{where}: objects[{index}].kind is {record.kind!r}; allowed: public, private")
         records[(record.kind, record.key)] = record
     return records
-
-
-def write_atomically(path: Path, text: str, mode: int | None = None) -> None:
-    """Write next to `path`, then rename over it: a reader sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

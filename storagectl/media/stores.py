@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from storagectl.media.checksums import file_etag
-from storagectl.media.manifest import KINDS, MANIFEST_NAME, write_atomically
+from storagectl.media.manifest import KINDS, MANIFEST_NAME
+from storagectl.stack_edit import write_atomic
 from storagectl.verify.clients import KeyedClient
 from storagectl.verify.plan import SiteTarget
 from storagectl.verify.results import error_code
@@ -177,7 +178,8 @@ class DirStore:
             return None
 
     def write_manifest(self, text: str) -> None:
-        write_atomically(self.root / MANIFEST_NAME, text)
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.root / MANIFEST_NAME, text)
 
     def remove_manifest(self) -> None:
         (self.root / MANIFEST_NAME).unlink(missing_ok=True)

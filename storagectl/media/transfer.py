@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import mimetypes
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -39,15 +39,13 @@ class TransferError(Exception):
 class Moved:
     etag: str
     meta: Meta
-    how: str
-    """server-side, streamed, uploaded or downloaded."""
 
 
 def same_endpoint_and_key(source: Store, destination: Store) -> bool:
     return (
         isinstance(source, BucketStore)
         and isinstance(destination, BucketStore)
-        and (source.identity == destination.identity)
+        and source.identity == destination.identity
     )
 
 
@@ -89,7 +87,7 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
     arguments = {**_target(destination, entry), **_acl(destination, entry.kind), **meta.request_arguments()}
     if entry.size <= SERVER_COPY_LIMIT:
         answer = destination.client.copy_object(CopySource=copy_source, MetadataDirective="REPLACE", **arguments)
-        return Moved(answer["CopyObjectResult"]["ETag"].strip('"'), meta, "server-side")
+        return Moved(answer["CopyObjectResult"]["ETag"].strip('"'), meta)
     upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
     target = _target(destination, entry)
     try:
@@ -108,7 +106,7 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
     except BaseException:
         _abort(destination, target, upload)
         raise
-    return Moved(done["ETag"].strip('"'), meta, "server-side")
+    return Moved(done["ETag"].strip('"'), meta)
 
 
 def _streamed(source: BucketStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
@@ -119,7 +117,7 @@ def _streamed(source: BucketStore, destination: BucketStore, entry: Entry, meta:
         etag = _put(destination, entry, meta, body, entry.size)
     finally:
         body.close()
-    return Moved(etag, meta, "streamed")
+    return Moved(etag, meta)
 
 
 def _upload(source: DirStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
@@ -130,7 +128,7 @@ def _upload(source: DirStore, destination: BucketStore, entry: Entry, meta: Meta
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         etag = _put(destination, entry, meta, handle, size)
-    return Moved(etag, meta, "uploaded")
+    return Moved(etag, meta)
 
 
 def _put(destination: BucketStore, entry: Entry, meta: Meta, body: BinaryIO, size: int) -> str:
@@ -209,7 +207,4 @@ def _download(source: BucketStore, destination: DirStore, entry: Entry) -> Moved
         raise
     # The file's time is the object's, so a later push or pull sees which side changed since.
     os.utime(path, (entry.modified, entry.modified))
-    return Moved(etag, Meta.from_response(answer), "downloaded")
-
-
-Mover = Callable[[Store, Store, Entry, Meta | None], Moved]
+    return Moved(etag, Meta.from_response(answer))
