@@ -8,6 +8,7 @@ HTTP after every run that writes a site.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,9 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from storagectl.cli import app
-from storagectl.media import engine
+from storagectl.media import checksum_cache, engine, stores
+from storagectl.media.checksum_cache import CACHE_NAME
+from storagectl.media.checksums import PART_SIZE
 from storagectl.media.manifest import MANIFEST_NAME
 from storagectl.offline import Evaluation, evaluate
 from storagectl.stack_files import read_stack_file, stack_path
@@ -373,3 +376,107 @@ def test_never_prints_a_key(deployed: Deployment, tmp_path: Path) -> None:
     printed = "".join(result.stdout + result.stderr for result in results)
     for secret in deployed.secrets():
         assert secret not in printed
+
+
+# The checksum cache (storagectl/media/checksum_cache.py): a folder already in step is compared
+# without reading its files again, and an edit is still noticed.
+
+
+def remembered(folder: Path) -> dict[str, list[Any]]:
+    files: dict[str, list[Any]] = json.loads((folder / CACHE_NAME).read_text())["files"]
+    return files
+
+
+def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file whose checksum is computed from its bytes, from now on."""
+    reads: list[Path] = []
+    original = stores.file_etag
+
+    def counted(path: Path) -> str:
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(stores, "file_etag", counted)
+    return reads
+
+
+@pytest.fixture
+def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files these tests wrote a moment ago count as settled; the rule itself is tested below.
+    monkeypatch.setattr(checksum_cache, "RACY_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("settled_at_once")
+def test_a_re_run_reads_no_file_yet_notices_an_edit_that_kept_size_and_mtime(
+    deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    assert set(remembered(folder)) == {f"{kind}/{key}" for kind, key in folder_files(folder)}
+
+    reads = counted_reads(monkeypatch)
+    again = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 6)
+    assert reads == [], "every checksum came from the cache"
+
+    # Same length, mtime put back: only the ctime (and the bytes) tell.
+    path = folder / "private" / "contracts" / "terms.pdf"
+    before = path.stat()
+    path.write_bytes(b"%PDF PRIVATE TERMS")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    edited = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--overwrite-newer")
+    assert edited.exit_code == 0, edited.stdout + edited.stderr
+    # "changed" or "newer at the destination": moto's LastModified has whole seconds.
+    assert [c["key"] for c in summary(edited.stdout)["changes"]] == ["contracts/terms.pdf"]
+    assert reads == [path], "only the edited file was read again"
+    assert deployed.s3().get_object(Bucket=LIVE[1], Key="contracts/terms.pdf")["Body"].read() == b"%PDF PRIVATE TERMS"
+
+
+@pytest.mark.usefixtures("settled_at_once")
+def test_files_a_pull_wrote_are_remembered_so_pushing_them_back_reads_none(
+    deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    copy = tmp_path / "copy"
+    assert media(deployed, tmp_path, "pull", "acme-live", str(copy)).exit_code == 0
+    reads = counted_reads(monkeypatch)
+    for command in ("push", "pull"):
+        again = media(deployed, tmp_path, command, "acme-live", str(copy), "--json")
+        assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 6), command
+    assert reads == []
+
+
+def test_files_changed_just_now_are_not_remembered(deployed: Deployment, tmp_path: Path) -> None:
+    # Written a moment ago: a second edit in the same clock tick would keep the stat as it is.
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    assert remembered(folder) == {}
+
+
+@pytest.mark.usefixtures("settled_at_once")
+def test_a_dry_run_writes_no_cache_and_a_broken_one_is_ignored(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder), "--dry-run").exit_code == 0
+    assert not (folder / CACHE_NAME).exists()
+    (folder / CACHE_NAME).write_text('{"version": 1, "part_size": 8388608, "files": {"public/uploads/cat.jpg": 1}}')
+    pushed = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert pushed.exit_code == 0 and summary(pushed.stdout)["copied"] == 5
+    assert len(remembered(folder)) == 5
+    assert_site_holds(deployed, LIVE)
+
+
+def test_predicted_etags_match_the_servers_at_the_multipart_boundary(deployed: Deployment, tmp_path: Path) -> None:
+    folder = tmp_path / "media"
+    sizes = {"empty.bin": 0, "one-part.bin": PART_SIZE, "two-parts.bin": PART_SIZE + 1}
+    for name, size in sizes.items():
+        path = folder / "public" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    etags = {name: deployed.s3().head_object(Bucket=LIVE[0], Key=name)["ETag"].strip('"') for name in sizes}
+    assert ["-" in etag for etag in etags.values()] == [False, False, True], etags
+    (folder / CACHE_NAME).unlink(missing_ok=True)
+    again = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 3), "ETags computed anew"

@@ -75,7 +75,18 @@ def compare(
             return mine == theirs
         return existing.modified >= entry.modified
 
-    for (entry, existing), equal in zip(pairs, mapper(same, pairs), strict=True):
+    # Only pairs with a checksum still to compute (a local file the cache does not remember) go
+    # to `mapper`'s threads; handing it thousands of answered ones costs more than comparing them.
+    def answered(pair: tuple[Entry, Entry]) -> bool:
+        entry, existing = pair
+        return entry.size != existing.size or (
+            source.known_etag(entry) is not None and destination.known_etag(existing) is not None
+        )
+
+    pending = [index for index, pair in enumerate(pairs) if not answered(pair)]
+    computed = dict(zip(pending, mapper(same, [pairs[index] for index in pending]), strict=True))
+    for index, (entry, existing) in enumerate(pairs):
+        equal = computed[index] if index in computed else same((entry, existing))
         if equal:
             diff.unchanged.append(entry)
         elif existing.modified > entry.modified and not overwrite_newer:

@@ -111,6 +111,16 @@ Progress = Callable[[str, int], None]
 
 
 def run(job: Job, progress: Progress | None = None) -> Summary:
+    try:
+        return _run(job, progress)
+    finally:
+        # What a run learnt of a folder's checksums is kept even if it failed; a dry run writes nothing.
+        for store in (job.source, job.destination):
+            if isinstance(store, DirStore) and not job.dry_run:
+                store.save_checksums()
+
+
+def _run(job: Job, progress: Progress | None) -> Summary:
     started = time.perf_counter()
     report: Progress = progress or (lambda _what, _amount: None)
     mode = _mode(job.source, job.destination)
@@ -188,8 +198,12 @@ def _destination_manifest(job: Job) -> dict[tuple[str, str], Record] | None:
 
 
 def _listings(job: Job, pool: ThreadPoolExecutor) -> dict[str, tuple[dict[str, Entry], dict[str, Entry]]]:
+    # Both sides at once: listing only reads, and a bucket's pages are each a round trip.
     kinds = job.source.kinds
-    there = dict(zip(kinds, pool.map(job.source.list, kinds), strict=True))
+    shared = tuple(kind for kind in kinds if kind in job.destination.kinds)
+    listing_there = {kind: pool.submit(job.source.list, kind) for kind in kinds}
+    listing_here = {kind: pool.submit(job.destination.list, kind) for kind in shared}
+    there = {kind: listing.result() for kind, listing in listing_there.items()}
     problems = []
     for kind in kinds:
         if kind not in job.destination.kinds and there[kind]:
@@ -199,9 +213,7 @@ def _listings(job: Job, pool: ThreadPoolExecutor) -> dict[str, tuple[dict[str, E
             )
     if problems:
         raise MediaError(problems)
-    kinds = tuple(kind for kind in kinds if kind in job.destination.kinds)
-    here = dict(zip(kinds, pool.map(job.destination.list, kinds), strict=True))
-    return {kind: (there[kind], here[kind]) for kind in kinds}
+    return {kind: (there[kind], listing_here[kind].result()) for kind in shared}
 
 
 def _refuse(job: Job, diff: Diff) -> None:
@@ -293,17 +305,36 @@ def _unchanged_records(
 ) -> list[Record]:
     """Manifest records for objects this run did not copy: from a manifest when it matches, else read."""
 
-    def one(entry: Entry) -> Record:
-        etag = job.source.etag(entry)
+    def meta_known(entry: Entry) -> Meta | None:
         meta = _known_meta(job, entry, known)
         if meta is None:
             record = previous.get((entry.kind, entry.key))
             meta = record.meta if record is not None and record.size == entry.size else None
-        if meta is None:
-            meta = head_meta(job.source, entry) if isinstance(job.source, BucketStore) else Meta()
+        return Meta() if meta is None and isinstance(job.source, DirStore) else meta
+
+    def record(entry: Entry, etag: str, meta: Meta) -> Record:
         return Record(entry.kind, entry.key, entry.size, etag, meta, _acl(job, entry.kind))
 
-    return list(pool.map(one, unchanged))
+    def read(entry: Entry) -> Record:
+        meta = meta_known(entry)
+        if meta is None:
+            assert isinstance(job.source, BucketStore)  # a folder's metadata is always "known": none
+            meta = head_meta(job.source, entry)
+        return record(entry, job.source.etag(entry), meta)
+
+    # Records the manifests and the checksum cache answer are made here; only those that need a
+    # HEAD or a file read go to the pool, whose hand-over costs more than such a record.
+    records: dict[tuple[str, str], Record] = {}
+    pending = []
+    for entry in unchanged:
+        etag, meta = job.source.known_etag(entry), meta_known(entry)
+        if etag is not None and meta is not None:
+            records[(entry.kind, entry.key)] = record(entry, etag, meta)
+        else:
+            pending.append(entry)
+    for made in pool.map(read, pending):
+        records[(made.kind, made.key)] = made
+    return [records[(entry.kind, entry.key)] for entry in unchanged]
 
 
 def _acl(job: Job, kind: str) -> str | None:

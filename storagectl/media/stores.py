@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from storagectl.media.checksum_cache import CACHE_NAME, ChecksumCache, Stamp
 from storagectl.media.checksums import file_etag
 from storagectl.media.manifest import KINDS, MANIFEST_NAME
 from storagectl.stack_edit import write_atomic
@@ -88,6 +89,9 @@ class BucketStore:
     def etag(self, entry: Entry) -> str:
         return entry.etag or ""
 
+    def known_etag(self, entry: Entry) -> str | None:
+        return entry.etag or ""
+
     def delete(self, kind: str, key: str) -> None:
         self.client.delete_object(Bucket=self.buckets[kind], Key=self.object_key(kind, key))
 
@@ -134,12 +138,16 @@ def pages(client: Any, **arguments: Any) -> list[dict[str, Any]]:
 
 
 class DirStore:
-    """A local media folder: DIR/public/<key> and DIR/private/<key>, and DIR/media-manifest.json."""
+    """A local media folder: DIR/public/<key> and DIR/private/<key>, DIR/media-manifest.json, and the checksum cache."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = str(root)
         self.identity = ("local", str(root.resolve()))
+        self.checksums = ChecksumCache(root / CACHE_NAME)
+        self._stamps: dict[tuple[str, str], Stamp] = {}
+        """What `list` saw of each file: a remembered checksum holds only for that stat."""
+        self._listed: set[str] = set()
 
     kinds = KINDS
 
@@ -152,6 +160,7 @@ class DirStore:
     def list(self, kind: str) -> dict[str, Entry]:
         base = self.half(kind)
         listed: dict[str, Entry] = {}
+        self._listed.add(kind)
         for folder, _, files in os.walk(base):
             for name in files:
                 if name.endswith(PARTIAL_SUFFIX):
@@ -160,10 +169,39 @@ class DirStore:
                 facts = path.stat()
                 key = path.relative_to(base).as_posix()
                 listed[key] = Entry(kind, key, facts.st_size, None, facts.st_mtime)
+                self._stamps[(kind, key)] = Stamp.of(facts)
         return listed
 
+    def known_etag(self, entry: Entry) -> str | None:
+        """The file's ETag if the cache remembers it for the stat `list` saw, else None (`etag` computes it)."""
+        stamp = self._stamps.get((entry.kind, entry.key))
+        return self.checksums.get(f"{entry.kind}/{entry.key}", stamp) if stamp is not None else None
+
     def etag(self, entry: Entry) -> str:
-        return file_etag(self.path(entry.kind, entry.key))
+        known = self.known_etag(entry)
+        if known is not None:
+            return known
+        path = self.path(entry.kind, entry.key)
+        before = Stamp.of(path.stat())
+        etag = file_etag(path)
+        if Stamp.of(path.stat()) == before:  # not remembered if the file changed while it was read
+            self.checksums.put(f"{entry.kind}/{entry.key}", before, etag)
+        return etag
+
+    def remember_sent(self, entry: Entry, etag: str) -> None:
+        """The ETag of a file just uploaded whole, for the stat `list` saw before it was read."""
+        stamp = self._stamps.get((entry.kind, entry.key))
+        if stamp is not None:
+            self.checksums.put(f"{entry.kind}/{entry.key}", stamp, etag)
+
+    def remember_written(self, kind: str, key: str, etag: str) -> None:
+        """The ETag of a file this run just wrote, for its stat now."""
+        self.checksums.put(f"{kind}/{key}", Stamp.of(self.path(kind, key).stat()), etag)
+
+    def save_checksums(self) -> None:
+        """Keep what this run learnt; files gone from a listed half are dropped."""
+        self.checksums.forget_except({f"{kind}/{key}" for kind, key in self._stamps}, self._listed)
+        self.checksums.save()
 
     def delete(self, kind: str, key: str) -> None:
         self.path(kind, key).unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE
+from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE, EtagDigest
 from storagectl.media.manifest import Meta
 from storagectl.media.stores import PARTIAL_SUFFIX, BucketStore, DirStore, Entry, Store
 
@@ -114,7 +114,7 @@ def _streamed(source: BucketStore, destination: BucketStore, entry: Entry, meta:
     meta = meta or Meta.from_response(answer)
     body = answer["Body"]
     try:
-        etag = _put(destination, entry, meta, body, entry.size)
+        etag, _ = _put(destination, entry, meta, body, entry.size)
     finally:
         body.close()
     return Moved(etag, meta)
@@ -127,31 +127,36 @@ def _upload(source: DirStore, destination: BucketStore, entry: Entry, meta: Meta
         meta = Meta(content_type=guessed or "application/octet-stream", content_encoding=encoding)
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        etag = _put(destination, entry, meta, handle, size)
+        etag, sent = _put(destination, entry, meta, handle, size)
+    source.remember_sent(entry, sent)  # a re-run then compares without reading the file again
     return Moved(etag, meta)
 
 
-def _put(destination: BucketStore, entry: Entry, meta: Meta, body: BinaryIO, size: int) -> str:
-    """PutObject up to MULTIPART_THRESHOLD, else a multipart upload of PART_SIZE parts read one at a time."""
+def _put(destination: BucketStore, entry: Entry, meta: Meta, body: BinaryIO, size: int) -> tuple[str, str]:
+    """PutObject up to MULTIPART_THRESHOLD, else a multipart upload of PART_SIZE parts read one at a time.
+
+    Returns the destination's ETag and the one computed from the bytes sent.
+    """
     target = _target(destination, entry)
     arguments = {**target, **_acl(destination, entry.kind), **meta.request_arguments()}
+    sent = EtagDigest()
     if size <= MULTIPART_THRESHOLD:
         data = _read_exactly(body, size)
+        sent.update(data)
         answer = destination.client.put_object(Body=data, **arguments)
-        return _checked(entry, answer["ETag"].strip('"'), hashlib.md5(data).hexdigest())
+        return _checked(entry, answer["ETag"].strip('"'), sent.etag()), sent.etag()
     upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
     try:
-        parts, digests = [], []
+        parts = []
         for number, data in enumerate(_parts(body), start=1):
             answer = destination.client.upload_part(**target, UploadId=upload, PartNumber=number, Body=data)
-            digests.append(hashlib.md5(data).digest())
+            sent.update(data)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
     except BaseException:
         _abort(destination, target, upload)
         raise
-    expected = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-    return _checked(entry, done["ETag"].strip('"'), expected)
+    return _checked(entry, done["ETag"].strip('"'), sent.etag()), sent.etag()
 
 
 def _checked(entry: Entry, etag: str, expected: str) -> str:
@@ -193,18 +198,24 @@ def _download(source: BucketStore, destination: DirStore, entry: Entry) -> Moved
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     etag = answer["ETag"].strip('"')
-    digest = hashlib.md5()
+    written = EtagDigest()
+    # A single-part object above MULTIPART_THRESHOLD (another tool's PutObject) has a plain MD5
+    # ETag, which the part-wise digest of the file does not give: that one is hashed whole too.
+    whole = hashlib.md5() if "-" not in etag and entry.size > MULTIPART_THRESHOLD else None
     try:
         with partial.open("wb") as out:
             for block in answer["Body"].iter_chunks(DOWNLOAD_CHUNK):
-                digest.update(block)
+                written.update(block)
+                if whole is not None:
+                    whole.update(block)
                 out.write(block)
         if "-" not in etag:
-            _checked(entry, etag, digest.hexdigest())
+            _checked(entry, etag, whole.hexdigest() if whole is not None else written.etag())
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     # The file's time is the object's, so a later push or pull sees which side changed since.
     os.utime(path, (entry.modified, entry.modified))
+    destination.remember_written(entry.kind, entry.key, written.etag())
     return Moved(etag, Meta.from_response(answer))
