@@ -360,6 +360,10 @@ osd data = {root}/osd/ceph-$id
 rgw frontends = {frontends}
 # Virtual-host style for bucket.localhost; path style for 127.0.0.1 and localhost themselves.
 rgw dns name = localhost
+# Deleted objects' data is freed after 2 hours by default: repeated test runs would fill the
+# 1 GiB memstore first (seen here), so garbage is collected within a minute.
+rgw gc obj min wait = 30
+rgw gc processor period = 30
 """
 
 

@@ -19,7 +19,7 @@ import mimetypes
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE, EtagDigest
 from storagectl.media.manifest import Meta
@@ -102,11 +102,11 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
                 CopySourceRange=f"bytes={start}-{end}",
             )
             parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
+        etag = _completed(destination, target, upload, parts)
     except BaseException:
         _abort(destination, target, upload)
         raise
-    return Moved(done["ETag"].strip('"'), meta)
+    return Moved(etag, meta)
 
 
 def _streamed(source: BucketStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
@@ -152,11 +152,22 @@ def _put(destination: BucketStore, entry: Entry, meta: Meta, body: BinaryIO, siz
             answer = destination.client.upload_part(**target, UploadId=upload, PartNumber=number, Body=data)
             sent.update(data)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
+        etag = _completed(destination, target, upload, parts)
     except BaseException:
         _abort(destination, target, upload)
         raise
-    return _checked(entry, done["ETag"].strip('"'), sent.etag()), sent.etag()
+    return _checked(entry, etag, sent.etag()), sent.etag()
+
+
+def _completed(destination: BucketStore, target: dict[str, str], upload: str, parts: list[dict[str, Any]]) -> str:
+    """Complete a multipart upload; its object's ETag, from a HEAD where the answer carries none.
+
+    Ceph RGW 16.2 answers CompleteMultipartUpload with an empty <ETag/> (Red Hat bug 2266579),
+    which would leave the ETag unchecked and the manifest without one.
+    """
+    done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
+    etag = str(done.get("ETag") or "").strip('"')
+    return etag or str(destination.client.head_object(**target)["ETag"]).strip('"')
 
 
 def _checked(entry: Entry, etag: str, expected: str) -> str:
