@@ -67,7 +67,7 @@ def test_restore_on_a_canned_acl_region_sends_private_and_public_read(local_stac
         "--json",
     )
     assert restored.exit_code == 0, restored.stdout + restored.stderr
-    assert summary(restored.stdout)["privacy"] == {"checked": 5, "failed": []}
+    assert summary(restored.stdout)["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     for key, body in SMALL_FILES["private"].items():
         assert s3.get_object(Bucket=PRIVATE, Key=key)["Body"].read() == body
         assert public_grants(s3, PRIVATE, key) == []
@@ -77,14 +77,20 @@ def test_restore_on_a_canned_acl_region_sends_private_and_public_read(local_stac
         assert anonymous_status(f"{endpoint}/{PUBLIC}/{quote(key)}") == 200
 
 
-def test_the_anonymous_check_fails_the_run_when_a_private_object_is_readable(local_stack, tmp_path: Path) -> None:
-    """A bucket-level grant the run cannot undo (a public-read bucket ACL plus object ACLs moto honours)."""
+def test_a_private_object_another_tool_made_public_is_made_private_again(local_stack, tmp_path: Path) -> None:
+    """Its bytes are unchanged, so it is not copied; the anonymous check finds it and gives its ACL back."""
     _, endpoint = local_stack
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     folder = media_folder(tmp_path / "media")
     assert invoke("media", "push", "demo", str(folder), "--stack", "local").exit_code == 0
     s3.put_object_acl(Bucket=PRIVATE, Key="contracts/terms.pdf", ACL="public-read")  # changed behind our back
-    result = invoke("media", "push", "demo", str(folder), "--stack", "local", "--check", "all", "--json")
-    assert result.exit_code == 1
-    [line] = summary(result.stdout)["privacy"]["failed"]
-    assert line.startswith("private object contracts/terms.pdf: anonymous GET") and "READABLE BY ANYONE" in line
+    assert anonymous_status(f"{endpoint}/{PRIVATE}/contracts/terms.pdf") == 200
+    result = invoke("media", "push", "demo", str(folder), "--stack", "local", "--check", "all")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (
+        "REPAIRED: private object contracts/terms.pdf: was readable by anyone; its ACL is private again and an "
+        "anonymous GET is refused" in result.stdout
+    )
+    assert "copied 0 objects" in result.stdout and "0 wrong, 1 repaired" in result.stdout
+    assert anonymous_status(f"{endpoint}/{PRIVATE}/contracts/terms.pdf") == 403
+    assert public_grants(s3, PRIVATE, "contracts/terms.pdf") == []

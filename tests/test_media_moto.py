@@ -112,7 +112,7 @@ def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_
     pushed = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--check", "all")
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
     document = summary(pushed.stdout)
-    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": []}
+    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
     assert "acme-live's own key writes acme-live" in pushed.stderr
     assert_site_holds(deployed, LIVE, large=True)
     head = deployed.s3().head_object(Bucket=LIVE[0], Key="uploads/cat.jpg")

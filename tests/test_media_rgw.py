@@ -179,7 +179,7 @@ def public_grants(deployed: Deployed, site: str, kind: str, key: str) -> list[st
 def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deployed, tmp_path: Path) -> None:
     folder = folder_with_manifest(tmp_path / "media", large=True)
     document = ok(media(deployed, "push", LIVE, str(folder), "--json", "--check", "all"))
-    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": []}
+    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
     assert document["keys"] == f"{LIVE}'s own key writes {LIVE}"
     s3 = deployed.s3()
     assert bucket_objects(s3, deployed.bucket(LIVE, "public")) == SMALL_FILES["public"]
@@ -217,7 +217,7 @@ def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed
     restored = ok(
         media(deployed, "restore", LIVE, "--from", str(backup), "--to-site", STAGE, "--check", "all", "--json")
     )
-    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": []}
+    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     assert restored["keys"] == f"read from disk; {STAGE}'s own key writes {STAGE}"
     assert_meta(deployed, STAGE, folder)
     assert_private_and_public(deployed, STAGE, folder)
@@ -225,21 +225,50 @@ def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed
     assert deployed.anonymous(LIVE, "private", leaked) == 200, "nothing is ever written on the source"
 
 
-def test_restore_into_the_leaking_site_itself_fails_its_privacy_check(deployed: Deployed, tmp_path: Path) -> None:
-    """Restoring over the source site skips a private object another tool made public-read: its bytes
-    are unchanged (same size and ETag), so its ACL stays, and the anonymous check on RGW fails the run."""
+def test_restore_into_the_leaking_site_itself_makes_the_leaked_object_private_again(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """Restoring over the source site skips a private object another tool made public-read (its bytes
+    are unchanged: same size and ETag); the anonymous check on RGW finds it and gives its ACL back."""
     folder = media_folder(tmp_path / "media")
     ok(media(deployed, "push", LIVE, str(folder), "--json"))
     backup = tmp_path / "backup"
     ok(media(deployed, "backup", LIVE, "--to", str(backup), "--json"))
-    deployed.s3().put_object_acl(Bucket=deployed.bucket(LIVE, "private"), Key="contracts/terms.pdf", ACL="public-read")
+    private = deployed.bucket(LIVE, "private")
+    deployed.s3().put_object_acl(Bucket=private, Key="contracts/terms.pdf", ACL="public-read")
+    assert deployed.anonymous(LIVE, "private", "contracts/terms.pdf") == 200
 
-    result = media(deployed, "restore", LIVE, "--from", str(backup), "--check", "all", "--json")
-    assert result.exit_code == 1, result.stdout + result.stderr
-    document = summary(result.stdout)
+    document = ok(media(deployed, "restore", LIVE, "--from", str(backup), "--check", "all", "--json"))
     assert (document["copied"], document["unchanged"]) == (0, 5)
-    [line] = document["privacy"]["failed"]
-    assert line.startswith("private object contracts/terms.pdf: anonymous GET") and "READABLE BY ANYONE" in line
+    assert document["privacy"]["failed"] == []
+    [line] = document["privacy"]["repaired"]
+    assert line.startswith("private object contracts/terms.pdf: was readable by anyone; its ACL is private again")
+    assert deployed.anonymous(LIVE, "private", "contracts/terms.pdf") == 403
+    grants = deployed.s3().get_object_acl(Bucket=private, Key="contracts/terms.pdf")["Grants"]
+    assert not [grant for grant in grants if grant["Grantee"].get("URI") == ALL_USERS]
+
+
+def test_a_bucket_policy_that_publishes_the_private_bucket_fails_the_run(deployed: Deployed, tmp_path: Path) -> None:
+    """An object ACL cannot undo a bucket policy: the leak stands, and the run says so and exits 1."""
+    folder = media_folder(tmp_path / "media")
+    ok(media(deployed, "push", LIVE, str(folder), "--json"))
+    private = deployed.bucket(LIVE, "private")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{private}/*"}
+        ],
+    }
+    deployed.s3().put_bucket_policy(Bucket=private, Policy=json.dumps(policy))
+    try:
+        result = media(deployed, "push", LIVE, str(folder), "--check", "all", "--json")
+        assert result.exit_code == 1, result.stdout + result.stderr
+        document = summary(result.stdout)
+        assert document["privacy"]["repaired"] == []
+        assert len(document["privacy"]["failed"]) == len(SMALL_FILES["private"])
+        assert all("READABLE BY ANYONE" in line for line in document["privacy"]["failed"])
+    finally:
+        deployed.s3().delete_bucket_policy(Bucket=private)
 
 
 def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: RgwUser, tmp_path: Path) -> None:
@@ -263,7 +292,7 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Rgw
     copied = ok(media(deployed, "copy", LIVE, "--to-site", STAGE, "--json", "--check", "all"))
     assert copied["keys"] == f"{LIVE}'s own key reads {LIVE}, {STAGE}'s own key writes {STAGE}"
     assert copied["mode"].startswith("server-side copy"), "one key, one endpoint: RGW copies the bytes itself"
-    assert copied["copied"] == 5 and copied["privacy"] == {"checked": 5, "failed": []}
+    assert copied["copied"] == 5 and copied["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     s3 = deployed.s3()
     for kind in ("public", "private"):
         assert bucket_objects(s3, deployed.bucket(STAGE, kind)) == bucket_objects(s3, deployed.bucket(LIVE, kind))
@@ -306,7 +335,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
     assert backed_up["keys"] == f"{LIVE}'s own key reads {LIVE}; the operator's credentials write the backup bucket"
     assert backed_up["mode"].startswith("streamed"), "the site key reads, the operator writes"
     # Both halves land with the backup bucket's default ACL: RGW refuses even the public half anonymously.
-    assert backed_up["privacy"] == {"checked": 5, "failed": []}
+    assert backed_up["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     stored = f"{deployed.rgw.http_endpoint}/{backup_bucket}/{BACKUP_PREFIX}"
     assert anonymous_status(f"{stored}/public/uploads/cat.jpg") == 403
     assert anonymous_status(f"{stored}/{MANIFEST_NAME}") == 403
@@ -318,7 +347,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
     target = f"s3://{backup_bucket}/{BACKUP_PREFIX}"
     restored = ok(media(deployed, "restore", LIVE, "--from", target, "--to-site", STAGE, "--check", "all", "--json"))
     assert restored["keys"] == f"the operator's credentials read the backup; {STAGE}'s own key writes {STAGE}"
-    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": []}
+    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     assert bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private")) == SMALL_FILES["private"]
     assert_meta(deployed, STAGE, folder)
     assert_private_and_public(deployed, STAGE, folder)

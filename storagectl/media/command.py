@@ -231,6 +231,8 @@ def _print(summary: Summary, as_json: bool) -> None:
             )
     for line in summary.failed:
         out.print(f"failed: {line}", markup=False)
+    for line in summary.privacy_repaired:
+        out.print(f"REPAIRED: {line}", markup=False)
     for line in summary.privacy_failed:
         out.print(f"PRIVACY: {line}", markup=False)
     verb = "would copy" if summary.dry_run else "copied"
@@ -241,6 +243,7 @@ def _print(summary: Summary, as_json: bool) -> None:
         f"{len(summary.failed)} failed; {summary.mode}"
         + (
             f"; anonymous check: {summary.checked} objects, {len(summary.privacy_failed)} wrong"
+            + (f", {len(summary.privacy_repaired)} repaired" if summary.privacy_repaired else "")
             if summary.checked
             else ""
         )

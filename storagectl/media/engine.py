@@ -79,6 +79,7 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     checked: int = 0
     privacy_failed: list[str] = field(default_factory=list)
+    privacy_repaired: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -99,7 +100,7 @@ class Summary:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "failed": self.failed,
-            "privacy": {"checked": self.checked, "failed": self.privacy_failed},
+            "privacy": {"checked": self.checked, "failed": self.privacy_failed, "repaired": self.privacy_repaired},
             "changes": self.changes,
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
@@ -159,7 +160,8 @@ def _run(job: Job, progress: Progress | None) -> Summary:
                 present.setdefault(entry.kind, []).append(entry.key)
             findings = privacy.check(job.destination, privacy.sample(present, job.check == "all"), pool.map)
             summary.checked = len(findings)
-            summary.privacy_failed = [finding.line for finding in findings if not finding.ok]
+            summary.privacy_repaired, remaining = privacy.repair(job.destination, findings, pool.map)
+            summary.privacy_failed = [finding.line for finding in remaining]
     summary.seconds = time.perf_counter() - started
     return summary
 
