@@ -400,6 +400,14 @@ def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return reads
 
 
+def pushed(deployment: Deployment, tmp_path: Path, *, large: bool = True) -> Path:
+    """The media folder, pushed to acme-live once."""
+    folder = media_folder(tmp_path / "media", large=large)
+    first = media(deployment, tmp_path, "push", "acme-live", str(folder))
+    assert first.exit_code == 0, first.stdout + first.stderr
+    return folder
+
+
 @pytest.fixture
 def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # Files these tests wrote a moment ago count as settled; the rule itself is tested below.
@@ -410,8 +418,7 @@ def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_re_run_reads_no_file_yet_notices_an_edit_that_kept_size_and_mtime(
     deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = media_folder(tmp_path / "media", large=True)
-    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    folder = pushed(deployed, tmp_path)
     assert set(remembered(folder)) == {f"{kind}/{key}" for kind, key in folder_files(folder)}
 
     reads = counted_reads(monkeypatch)
@@ -437,8 +444,7 @@ def test_a_re_run_reads_no_file_yet_notices_an_edit_that_kept_size_and_mtime(
 def test_files_a_pull_wrote_are_remembered_so_pushing_them_back_reads_none(
     deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = media_folder(tmp_path / "media", large=True)
-    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    pushed(deployed, tmp_path)
     copy = tmp_path / "copy"
     assert media(deployed, tmp_path, "pull", "acme-live", str(copy)).exit_code == 0
     reads = counted_reads(monkeypatch)
@@ -450,9 +456,7 @@ def test_files_a_pull_wrote_are_remembered_so_pushing_them_back_reads_none(
 
 def test_files_changed_just_now_are_not_remembered(deployed: Deployment, tmp_path: Path) -> None:
     # Written a moment ago: a second edit in the same clock tick would keep the stat as it is.
-    folder = media_folder(tmp_path / "media")
-    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
-    assert remembered(folder) == {}
+    assert remembered(pushed(deployed, tmp_path, large=False)) == {}
 
 
 @pytest.mark.usefixtures("settled_at_once")
