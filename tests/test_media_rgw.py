@@ -52,6 +52,8 @@ STACK = "rgw-media"
 LIVE, STAGE, PREVIEW = "shop-live", "shop-stage", "shop-preview"
 SITES = (LIVE, STAGE, PREVIEW)
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+SHARED_KEY = "the stack's one key (shared by all its sites)"
+"""How every run names the key of a custom-endpoint stack: never a site's "own" key."""
 NON_ASCII_KEY = "a b/ü.txt"
 EXTRA_META = {
     ("private", "contracts/terms.pdf"): Meta(
@@ -180,7 +182,7 @@ def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deploye
     folder = folder_with_manifest(tmp_path / "media", large=True)
     document = ok(media(deployed, "push", LIVE, str(folder), "--json", "--check", "all"))
     assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
-    assert document["keys"] == f"{LIVE}'s own key writes {LIVE}"
+    assert document["keys"] == f"{SHARED_KEY} writes {LIVE}"
     s3 = deployed.s3()
     assert bucket_objects(s3, deployed.bucket(LIVE, "public")) == SMALL_FILES["public"]
     assert_meta(deployed, LIVE, folder)
@@ -211,14 +213,14 @@ def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed
 
     backup = tmp_path / "backup"
     backed_up = ok(media(deployed, "backup", LIVE, "--to", str(backup), "--json"))
-    assert backed_up["copied"] == 5 and backed_up["keys"] == f"{LIVE}'s own key reads {LIVE}; written to {backup}"
+    assert backed_up["copied"] == 5 and backed_up["keys"] == f"{SHARED_KEY} reads {LIVE}; written to {backup}"
     assert folder_files(backup) == folder_files(folder)
 
     restored = ok(
         media(deployed, "restore", LIVE, "--from", str(backup), "--to-site", STAGE, "--check", "all", "--json")
     )
     assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
-    assert restored["keys"] == f"read from disk; {STAGE}'s own key writes {STAGE}"
+    assert restored["keys"] == f"read from disk; {SHARED_KEY} writes {STAGE}"
     assert_meta(deployed, STAGE, folder)
     assert_private_and_public(deployed, STAGE, folder)
     assert public_grants(deployed, STAGE, "private", leaked) == [], "the half's ACL, not the source object's"
@@ -290,7 +292,7 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Rgw
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
     copied = ok(media(deployed, "copy", LIVE, "--to-site", STAGE, "--json", "--check", "all"))
-    assert copied["keys"] == f"{LIVE}'s own key reads {LIVE}, {STAGE}'s own key writes {STAGE}"
+    assert copied["keys"] == f"{SHARED_KEY} reads {LIVE}, {SHARED_KEY} writes {STAGE}"
     assert copied["mode"].startswith("server-side copy"), "one key, one endpoint: RGW copies the bytes itself"
     assert copied["copied"] == 5 and copied["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     s3 = deployed.s3()
@@ -317,7 +319,7 @@ BACKUP_PREFIX = f"{LIVE}/2026-12-03"
 
 
 def backup_to_bucket(deployed: Deployed, bucket: str, folder: Path) -> dict[str, Any]:
-    """Push `folder` to the live site, then back the site up into `bucket` with its own key; the backup's summary."""
+    """Push `folder` to the live site, then back the site up into `bucket` with the site key; the backup's summary."""
     ok(media(deployed, "push", LIVE, str(folder), "--json"))
     return ok(media(deployed, "backup", LIVE, "--to", f"s3://{bucket}/{BACKUP_PREFIX}", "--check", "all", "--json"))
 
@@ -332,7 +334,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
 ) -> None:
     folder = folder_with_manifest(tmp_path / "media")
     backed_up = backup_to_bucket(deployed, backup_bucket, folder)
-    assert backed_up["keys"] == f"{LIVE}'s own key reads {LIVE}; the operator's credentials write the backup bucket"
+    assert backed_up["keys"] == f"{SHARED_KEY} reads {LIVE}; the operator's credentials write the backup bucket"
     assert backed_up["mode"].startswith("streamed"), "the site key reads, the operator writes"
     # Both halves land with the backup bucket's default ACL: RGW refuses even the public half anonymously.
     assert backed_up["privacy"] == {"checked": 5, "failed": [], "repaired": []}
@@ -346,7 +348,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
 
     target = f"s3://{backup_bucket}/{BACKUP_PREFIX}"
     restored = ok(media(deployed, "restore", LIVE, "--from", target, "--to-site", STAGE, "--check", "all", "--json"))
-    assert restored["keys"] == f"the operator's credentials read the backup; {STAGE}'s own key writes {STAGE}"
+    assert restored["keys"] == f"the operator's credentials read the backup; {SHARED_KEY} writes {STAGE}"
     assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
     assert bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private")) == SMALL_FILES["private"]
     assert_meta(deployed, STAGE, folder)

@@ -5,7 +5,8 @@ site key never touches another site's media; copying between two sites then stre
 this machine. `--key operator` uses the operator's credentials (the default AWS credential
 chain, as `pulumi up` does) for both sides, which lets the same endpoint copy server-side. A
 backup bucket (`s3://...`) is always reached with the operator's credentials. Every run says
-which key did what.
+which key did what. A custom-endpoint stack has one key for all its sites; there `--key site`
+is that key, and runs name it so.
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def backup(
     destination = _location(to or f"media-backup-{site}-{stamp}", target, clients)
     _dir_destination(destination)
     source = _site_store(plan, target, clients, key)
-    keys = f"{_who(key, site)} reads {site}; " + _writer(destination)
+    keys = f"{_who(key, site, plan)} reads {site}; " + _writer(destination)
     job = _job(
         "backup",
         site,
@@ -327,7 +328,7 @@ def restore(
         _require_halves(source, must_exist=True)
     destination = _site_store(plan, target, clients, key)
     reader = "read from disk" if isinstance(source, DirStore) else "the operator's credentials read the backup"
-    keys = f"{reader}; {_who(key, into)} writes {into}"
+    keys = f"{reader}; {_who(key, into, plan)} writes {into}"
     job = _job(
         "restore",
         site,
@@ -366,7 +367,7 @@ def copy(
     clients = _clients(concurrency)
     source = _site_store(plan, _site(plan, site), clients, key)
     destination = _site_store(plan, _site(plan, to_site), clients, key)
-    keys = f"{_who(key, site)} reads {site}, {_who(key, to_site)} writes {to_site}"
+    keys = f"{_who(key, site, plan)} reads {site}, {_who(key, to_site, plan)} writes {to_site}"
     if key == "site" and source.identity != destination.identity:
         keys += " (streamed: no site key may read another site's media; --key operator copies server-side)"
     job = _job(
@@ -411,7 +412,7 @@ def push(
         site,
         source,
         destination,
-        f"{_who(key, site)} writes {site}",
+        f"{_who(key, site, plan)} writes {site}",
         delete=delete,
         dry_run=dry_run,
         check=check,
@@ -448,7 +449,7 @@ def pull(
         site,
         source,
         destination,
-        f"{_who(key, site)} reads {site}",
+        f"{_who(key, site, plan)} reads {site}",
         delete=delete,
         dry_run=dry_run,
         check="none",
@@ -459,8 +460,12 @@ def pull(
     _execute(job, as_json)
 
 
-def _who(key: str, site: str) -> str:
-    return f"{site}'s own key" if key == "site" else "the operator's credentials"
+def _who(key: str, site: str, plan: VerifyPlan) -> str:
+    if key != "site":
+        return "the operator's credentials"
+    # A custom-endpoint stack has one key for all its sites: saying "own key" would promise an
+    # isolation between them that the stack does not have.
+    return "the stack's one key (shared by all its sites)" if plan.shared_credential else f"{site}'s own key"
 
 
 def _writer(destination: Store) -> str:
