@@ -366,6 +366,21 @@ def test_refuses_to_overwrite_newer_objects_at_the_destination(deployed: Deploym
     assert_site_holds(deployed, LIVE)
 
 
+def test_on_aws_a_readable_private_object_fails_the_run_and_no_acl_is_set(deployed: Deployment, tmp_path: Path) -> None:
+    """On AWS the buckets are owner-enforced: no object ACL grants or withdraws anything, so a private
+    object that loads is the bucket's doing and an ACL would repair nothing. (moto accepts the
+    public-read ACL below, which AWS would refuse; here it only stands in for such a leak.)"""
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    deployed.s3().put_object_acl(Bucket=LIVE[1], Key="contracts/terms.pdf", ACL="public-read")
+    result = media(deployed, tmp_path, "push", "acme-live", str(folder), "--check", "all", "--json")
+    assert result.exit_code == 1
+    privacy = summary(result.stdout)["privacy"]
+    assert privacy["repaired"] == [] and len(privacy["failed"]) == 1
+    assert "contracts/terms.pdf" in privacy["failed"][0] and "READABLE BY ANYONE" in privacy["failed"][0]
+    assert anonymous(deployed, LIVE[1], "contracts/terms.pdf") == 200, "the run left the object as it found it"
+
+
 def test_never_prints_a_key(deployed: Deployment, tmp_path: Path) -> None:
     folder = media_folder(tmp_path / "media")
     results = [
