@@ -36,6 +36,8 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 from storagectl.offline import Evaluation, evaluate  # noqa: E402
 from storagectl.stack_files import read_stack_file  # noqa: E402
+from tests.support.moto_verify import moto_gaps_closed  # noqa: E402
+from tests.support.moto_verify import moto_server as gap_closed_moto_server  # noqa: E402
 from tests.support.rgw import Rgw, rgw_session, terminal_printer  # noqa: E402
 from tests.support.stacks import example_stack  # noqa: E402
 
@@ -126,6 +128,13 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server with the gaps tests/support/moto_verify.py closes, for the IAM-enforced tests; one per module."""
+    with moto_gaps_closed(), gap_closed_moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import requests
 
 from storagectl.offline import Evaluation
 from tests.support.cli_project import invoke
-from tests.support.moto_verify import Deployment, deploy, iam_enforced, moto_gaps_closed, moto_server, reset_moto
+from tests.support.moto_verify import Deployment, deploy, iam_enforced, reset_moto
 
 SITE = "acme-stage"
 PRIVATE = "acme-media-acme-stage-private"
@@ -79,16 +78,10 @@ print(json.dumps(urls))
 """
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_gaps_closed(), moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def deployed(aws_stack: Evaluation, endpoint: str) -> Deployment:
-    reset_moto(endpoint)
-    return deploy(aws_stack, endpoint)
+def deployed(aws_stack: Evaluation, moto_endpoint: str) -> Deployment:
+    reset_moto(moto_endpoint)
+    return deploy(aws_stack, moto_endpoint)
 
 
 def _on_endpoint(outputs: dict[str, Any], endpoint: str) -> dict[str, Any]:

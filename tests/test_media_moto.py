@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,8 +23,7 @@ from storagectl.media import checksum_cache, engine, stores
 from storagectl.media.checksum_cache import CACHE_NAME
 from storagectl.media.checksums import PART_SIZE
 from storagectl.media.manifest import MANIFEST_NAME
-from storagectl.offline import Evaluation, evaluate
-from storagectl.stack_files import read_stack_file, stack_path
+from storagectl.offline import Evaluation
 from tests.support.cli_project import plain
 from tests.support.media import (
     LARGE_KEY,
@@ -42,8 +40,6 @@ from tests.support.moto_verify import (
     client,
     deploy,
     iam_enforced,
-    moto_gaps_closed,
-    moto_server,
     reset_moto,
 )
 
@@ -57,21 +53,10 @@ MEDIA_OPERATOR_POLICY = {
 }
 
 
-@pytest.fixture(scope="module")
-def aws_evaluation() -> Evaluation:
-    return evaluate(read_stack_file(stack_path(STACK)))
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_gaps_closed(), moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def deployed(aws_evaluation: Evaluation, endpoint: str) -> Deployment:
-    reset_moto(endpoint)
-    deployment = deploy(aws_evaluation, endpoint)
+def deployed(aws_stack: Evaluation, moto_endpoint: str) -> Deployment:
+    reset_moto(moto_endpoint)
+    deployment = deploy(aws_stack, moto_endpoint)
     iam = deployment.iam()
     iam.create_user(UserName="media-operator")
     iam.put_user_policy(UserName="media-operator", PolicyName="s3", PolicyDocument=json.dumps(MEDIA_OPERATOR_POLICY))

@@ -23,7 +23,7 @@ from storagectl.cli import app
 from storagectl.offline import Evaluation
 from tests.conftest import cached_evaluation
 from tests.support.moto_apply import SiteKey, apply_resources
-from tests.support.moto_verify import client, moto_gaps_closed, moto_server, outputs_with_keys, reset_moto
+from tests.support.moto_verify import client, outputs_with_keys, reset_moto
 from tests.support.s3_stand_ins import ExoscaleIam, Role, default_checksums_refused, exoscale_iam
 from tests.support.stacks import options_with_credentials
 
@@ -64,12 +64,6 @@ def evaluation() -> Evaluation:
     return cached_evaluation(STACK)
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_gaps_closed(), moto_server() as url:
-        yield url
-
-
 def roles(evaluation: Evaluation) -> dict[str, Role]:
     """Each site key's role, from the role the evaluation declares for its site."""
     declared = {str(r.site): Role.from_policy(r.inputs["policy"]) for r in evaluation.resources if r.type == ROLE}
@@ -82,11 +76,11 @@ def without(role: Role, operation: str) -> Role:
 
 
 @pytest.fixture
-def deployed(evaluation: Evaluation, endpoint: str) -> Iterator[str]:
-    reset_moto(endpoint)
-    apply_resources(evaluation.resources, client("s3", endpoint, REGION))
-    yield endpoint
-    s3 = client("s3", endpoint, REGION)
+def deployed(evaluation: Evaluation, moto_endpoint: str) -> Iterator[str]:
+    reset_moto(moto_endpoint)
+    apply_resources(evaluation.resources, client("s3", moto_endpoint, REGION))
+    yield moto_endpoint
+    s3 = client("s3", moto_endpoint, REGION)
     for bucket in s3.list_buckets()["Buckets"]:
         name = bucket["Name"]
         assert s3.list_objects_v2(Bucket=name).get("Contents", []) == [], f"objects left in {name}"

@@ -19,8 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from storagectl.cli import app
-from storagectl.offline import Evaluation, evaluate
-from storagectl.stack_files import read_stack_file, stack_path
+from storagectl.offline import Evaluation
 from tests.support.moto_apply import SiteKey, apply_resources
 from tests.support.moto_verify import (
     ROOT_KEY,
@@ -28,8 +27,6 @@ from tests.support.moto_verify import (
     client,
     deploy,
     iam_enforced,
-    moto_gaps_closed,
-    moto_server,
     outputs_with_keys,
     reset_moto,
 )
@@ -54,21 +51,10 @@ EVERY_CHECK_PASSES = {
 }
 
 
-@pytest.fixture(scope="module")
-def aws_evaluation() -> Evaluation:
-    return evaluate(read_stack_file(stack_path(STACK)))
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_gaps_closed(), moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def deployed(aws_evaluation: Evaluation, endpoint: str) -> Iterator[Deployment]:
-    reset_moto(endpoint)
-    deployment = deploy(aws_evaluation, endpoint)
+def deployed(aws_stack: Evaluation, moto_endpoint: str) -> Iterator[Deployment]:
+    reset_moto(moto_endpoint)
+    deployment = deploy(aws_stack, moto_endpoint)
     yield deployment
     # Every run, passing or not, must leave no probe object behind.
     assert deployment.leftover_probes() == []
@@ -314,19 +300,20 @@ def test_credentials_never_appear_in_the_output(deployed: Deployment, tmp_path: 
             assert secret not in printed
 
 
-def test_custom_region_stack_checks_what_the_region_supports(endpoint: str, tmp_path: Path) -> None:
+def test_custom_region_stack_checks_what_the_region_supports(
+    local_stack: Evaluation, moto_endpoint: str, tmp_path: Path
+) -> None:
     """The `local` example stack (custom endpoint, one shared key, public read by canned ACL).
 
     moto does not enforce IAM here: the stack's key is moto's default one, as with
     `make local-s3`. Public read rests on the `public-read` ACL each upload carries, which moto
     honours for anonymous GETs; hardening checks the region lacks are n/a, not passed or failed.
     """
-    reset_moto(endpoint)
-    evaluation = evaluate(read_stack_file(stack_path("local")))
-    apply_resources(evaluation.resources, client("s3", endpoint, "us-east-1"))
+    reset_moto(moto_endpoint)
+    apply_resources(local_stack.resources, client("s3", moto_endpoint, "us-east-1"))
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(outputs_with_keys(evaluation.outputs, {"demo": ROOT_KEY})), encoding="utf-8")
-    command = ["verify", "--stack", "local", "--outputs", str(outputs), "--endpoint-url", endpoint, "--json"]
+    outputs.write_text(json.dumps(outputs_with_keys(local_stack.outputs, {"demo": ROOT_KEY})), encoding="utf-8")
+    command = ["verify", "--stack", "local", "--outputs", str(outputs), "--endpoint-url", moto_endpoint, "--json"]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert statuses(result) == {

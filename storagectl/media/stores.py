@@ -90,7 +90,7 @@ class BucketStore:
         return entry.etag or ""
 
     def known_etag(self, entry: Entry) -> str | None:
-        return entry.etag or ""
+        return self.etag(entry)  # a listing carries every object's ETag: nothing is left to compute
 
     def delete(self, kind: str, key: str) -> None:
         self.client.delete_object(Bucket=self.buckets[kind], Key=self.object_key(kind, key))
