@@ -51,7 +51,7 @@ bench: $(STAMP)
 local-s3: $(STAMP)
 	$(BIN)/moto_server -H 127.0.0.1 -p 5000
 
-# A real Ceph RGW (S3) on 127.0.0.1 for the tests (README: "A real S3 server in the tests: Ceph RGW").
+# A real Ceph RGW (S3) on 127.0.0.1 for the tests (docs/testing.md).
 # The system python3 runs it: it needs no virtualenv, only the Debian Ceph packages.
 rgw:
 	$(PYTHON) ci/ceph_rgw.py start

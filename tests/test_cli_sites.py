@@ -198,7 +198,7 @@ def test_remove_refuses_protected_buckets_and_prints_the_decommission_steps(proj
         "refusing to remove site blog from stack shop: its buckets are protected (site-storage:protect), "
         "and removing a site never deletes media; nothing changed."
     )
-    assert lines[1] == 'Decommission it deliberately (README.md, "Decommissioning a site"):'
+    assert lines[1] == 'Decommission it deliberately (docs/operators.md, "Decommissioning a site"):'
     endpoint = "--endpoint-url https://s3.eu-central-1.amazonaws.com"
     assert f"       aws s3 sync s3://shop-media-blog-public ./shop-media-blog-public {endpoint}" in lines
     assert f"       pulumi state unprotect --stack shop '{bucket}'" in lines

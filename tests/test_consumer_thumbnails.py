@@ -2,7 +2,7 @@
 
 The AWS example stack is created on a moto server with IAM enforced; a Django project (a
 subprocess: its own settings, apps and database) takes its storage settings from
-`storagectl settings --format python` and a model field written as README's recipe says. Only
+`storagectl settings --format python` and a model field written as docs/django-settings.md says. Only
 the endpoint is swapped for the moto server, as `storagectl verify --endpoint-url` does.
 """
 
@@ -34,7 +34,7 @@ INSTALLED_APPS = ["easy_thumbnails", "scans"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 """
-# README, "Private files and their thumbnails".
+# docs/django-settings.md, "Private files and their thumbnails".
 MODELS = """\
 from django.core.files.storage import storages
 from django.db import models

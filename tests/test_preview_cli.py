@@ -204,12 +204,12 @@ def test_report_shows_every_site_with_placeholder_credentials() -> None:
 
 
 def test_readme_describes_the_preview_document_it_prints(local_stack) -> None:
-    """The README once said `preview --json` gives the stack outputs (`site_settings`, `region_notes`)."""
+    """The docs once said `preview --json` gives the stack outputs (`site_settings`, `region_notes`)."""
     import re
 
     from storagectl.preview_report import preview_document
 
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "docs" / "django-settings.md").read_text(encoding="utf-8").split())
     document = preview_document(local_stack)
     assert "or `storagectl preview --json` offline" not in readme
     described = re.search(r"`storagectl preview --json` is not these outputs: .*?`\{(?P<keys>[^}]*)\}`", readme)

@@ -1,7 +1,7 @@
 """What a real Ceph RGW 16.2 (pacific) does with the S3 calls this project and its Django sites make.
 
 Each test records one measured behaviour of the server started by ci/ceph_rgw.py (the `rgw` fixture);
-README "A real S3 server in the tests: Ceph RGW" quotes them. Where RGW refuses something, the test
+docs/testing.md quotes them. Where RGW refuses something, the test
 asserts the refusal and its error code, so a newer Ceph that behaves differently fails here first.
 Every test works in buckets of its own (tests/support/rgw.py: unique_bucket_name).
 """

@@ -125,7 +125,7 @@ def test_refuses_an_endpoint_url_with_a_path(tmp_path: Path) -> None:
 def test_help_and_readme_give_the_same_exit_codes() -> None:
     # They once disagreed on whether an n/a check lets verify exit 0.
     shown = " ".join(CliRunner().invoke(app, ["verify", "--help"], env={"COLUMNS": "200"}).stdout.split())
-    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((Path(__file__).parent.parent / "docs" / "support.md").read_text(encoding="utf-8").split())
     for promise in ("every check passed or is n/a", "2 for bad input", "3 when the outputs"):
         assert promise in shown and promise in readme, promise
 

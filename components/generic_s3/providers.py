@@ -294,7 +294,7 @@ class BucketProvider(S3Provider):
 def _not_empty(bucket: str) -> str:
     return (
         f"bucket {bucket} holds objects; site-storage never empties a bucket. Back the media up and empty the "
-        "bucket deliberately (README, Decommissioning a site), then run the update again"
+        "bucket deliberately (docs/operators.md, Decommissioning a site), then run the update again"
     )
 
 

@@ -33,7 +33,7 @@ from storagectl.stack_files import stack_path
 
 app = typer.Typer(help="List, add and remove the sites of a stack.", no_args_is_help=True)
 
-DECOMMISSION_SECTION = 'README.md, "Decommissioning a site"'
+DECOMMISSION_SECTION = 'docs/operators.md, "Decommissioning a site"'
 
 
 @app.command("list")
@@ -130,7 +130,7 @@ def remove(
         typer.Option(
             "--unprotected",
             help="Confirm the decommission steps are done: media exported, buckets unprotected in the Pulumi "
-            "state and emptied (README: Decommissioning a site).",
+            "state and emptied (docs/operators.md: Decommissioning a site).",
         ),
     ] = False,
     dry_run: DryRunOption = False,

@@ -41,7 +41,7 @@ from tests.support.moto_apply import SiteKey, apply_resources
 
 ROOT_KEY = SiteKey("testing", "testing")
 """moto's default key: valid only while IAM is not enforced (setting up and breaking things)."""
-# What an operator needs to read bucket configuration (README, "Verifying live storage").
+# What an operator needs to read bucket configuration (docs/support.md, "Verifying live storage").
 OPERATOR_POLICY = {
     "Version": "2012-10-17",
     "Statement": [

@@ -14,7 +14,7 @@ requests) for as long as its context is open:
   (`sos_operation`). A signed request whose key has a role is refused (403 AccessDenied) unless its
   bucket and operation are in the role's lists; other keys (the stack's own, organisation-wide)
   may do anything; unsigned requests are left to moto's ACLs. Whether Exoscale names every call
-  this way is what README says cannot be checked here; this checks that the role and verify agree.
+  this way is what docs/django-settings.md says cannot be checked here; this checks that the role and verify agree.
 """
 
 from __future__ import annotations
