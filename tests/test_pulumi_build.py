@@ -54,5 +54,6 @@ def test_without_go_the_build_says_so_in_one_line_and_leaves_nothing(tmp_path: P
         check=False,
     )
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == ["build.py: Go is not installed; it builds the Pulumi CLI (Go 1.26 or newer)"]
+    no_go = "build.py: Go is not installed; it builds the Pulumi CLI (Go 1.26 or newer)"
+    assert result.stderr.strip().splitlines() == [no_go]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".build.lock"]
