@@ -75,18 +75,19 @@ def timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[Timing, 
     return Timing(seconds, usage.ru_utime + usage.ru_stime), text
 
 
-def stack_text(sites: int, endpoint: str) -> str:
+def stack_text(count: int, endpoint: str) -> str:
+    sites = {f"site-{index:04d}": site_settings(index) for index in range(count)}
+    for site in sites.values():
+        site.pop("media_domain", None)  # a media domain needs https; the endpoint is moto's http
     values = {
         "site-storage:region": "custom",
         "site-storage:endpoint": endpoint,
         "site-storage:path_style": True,
         "site-storage:bucket_prefix": "bench-engine",
-        "site-storage:max_sites": sites,
+        "site-storage:max_sites": count,
         "site-storage:access_key_id": "testing",
-        "site-storage:sites": {f"site-{index:04d}": site_settings(index) for index in range(sites)},
+        "site-storage:sites": sites,
     }
-    for site in values["site-storage:sites"].values():  # type: ignore[union-attr]
-        site.pop("media_domain", None)  # a media domain needs https; the endpoint is moto's http
     out = io.StringIO()
     YAML().dump({"config": values}, out)  # block style: storagectl edits it (cors enable)
     return out.getvalue()
