@@ -46,12 +46,16 @@ class LockTimeout(OSError):
     failed writes reports this one too)."""
 
     def __init__(self, target: Path, lock: Path, waited: float, holder: str | None) -> None:
-        held_by = f" (held by pid {holder})" if holder else ""
-        super().__init__(
-            f"{target}: another storagectl command is writing it{held_by}; waited {waited:g} s for {lock.name}, "
-            "nothing written; run this command again when that one has finished"
+        self.target, self.lock, self.waited, self.holder = target, lock, waited, holder
+        super().__init__(self.describe(str(target)))
+
+    def describe(self, name: str) -> str:
+        """The one line to show, naming the file as `name`."""
+        held_by = f" (held by pid {self.holder})" if self.holder else ""
+        return (
+            f"{name}: another storagectl command is writing it{held_by}; waited {self.waited:g} s for "
+            f"{self.lock.name}, nothing written; run this command again when that one has finished"
         )
-        self.target = target
 
 
 class ConcurrentChange(Exception):
