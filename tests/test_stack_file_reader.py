@@ -369,7 +369,7 @@ def engine_config(text: str) -> dict[str, str]:
     handed = {}
     for key, value in config.value:
         if isinstance(value, ScalarNode):
-            handed[key.value] = "" if value.tag.endswith(":null") else value.value
+            handed[key.value] = "" if str(value.tag).endswith(":null") else value.value
         else:
             handed[key.value] = json.dumps(yaml.constructor.construct_object(value, deep=True))
     return handed
