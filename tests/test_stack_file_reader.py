@@ -31,7 +31,7 @@ from components.regions import AWS_REGIONS
 from storagectl.bounded_yaml import MAX_DEPTH, MAX_VALUES
 from storagectl.stack_files import MAX_LINE_CHARS, MAX_STACK_FILE_BYTES, read_stack_file
 from tests.support.cli_project import SHOP_STACK, invoke, shop_project
-from tests.support.stacks import example_stack
+from tests.support.stacks import ROOT, example_stack
 from tests.test_preview_cli import STORAGECTL
 
 F = "Pulumi.test.yaml"
@@ -606,3 +606,22 @@ def test_a_copied_example_stack_is_refused_by_cors_enable_as_by_preview(
     assert lines[1:] == previewed.stderr.splitlines()
     assert [line.split(": ")[1] for line in lines[1:]] == ["bucket_prefix"] * 3
     assert "give this stack a bucket_prefix of its own" in lines[1]
+
+
+def test_the_docs_state_the_limits_and_the_lock_wait_the_code_applies() -> None:
+    from components.config import BUCKET_QUOTA_LIMIT, MAX_AGE_LIMIT, MAX_SITES_LIMIT
+    from storagectl.atomic_files import LOCK_WAIT_ENV, LOCK_WAIT_SECONDS
+
+    configuration = " ".join((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").split())
+    for figure in (
+        f"a regular file of at most {MAX_STACK_FILE_BYTES:,} bytes",
+        f"no line longer than {MAX_LINE_CHARS:,} characters",
+        f"at most {MAX_DEPTH} levels",
+        f"at most {MAX_VALUES:,} values",
+        f"sites this stack may hold, 1 to {MAX_SITES_LIMIT}",
+        f"1 to {BUCKET_QUOTA_LIMIT:,}",
+        f"0 to {MAX_AGE_LIMIT}",
+    ):
+        assert figure in configuration, figure
+    support = " ".join((ROOT / "docs" / "support.md").read_text(encoding="utf-8").split())
+    assert f"within {LOCK_WAIT_SECONDS:g} seconds (set `{LOCK_WAIT_ENV}`" in support
