@@ -12,13 +12,10 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from typer.testing import CliRunner
 
-from storagectl.cli import app
 from storagectl.media import checksum_cache, engine, stores
 from storagectl.media.checksum_cache import CACHE_NAME
 from storagectl.media.checksums import PART_SIZE
@@ -28,68 +25,26 @@ from tests.support.cli_project import plain
 from tests.support.media import (
     LARGE_KEY,
     SMALL_FILES,
-    anonymous_status,
     bucket_objects,
     folder_files,
     media_folder,
     summary,
 )
-from tests.support.moto_apply import SiteKey
-from tests.support.moto_verify import (
-    Deployment,
-    client,
-    deploy,
-    iam_enforced,
-    reset_moto,
+from tests.support.media_moto import (
+    BACKUPS,
+    LIVE,
+    STAGE,
+    anonymous,
+    assert_site_holds,
+    deploy_for_media,
+    media,
 )
-
-STACK = "aws-eu-central-1"
-LIVE = ("acme-media-acme-live-public", "acme-media-acme-live-private")
-STAGE = ("acme-media-acme-stage-public", "acme-media-acme-stage-private")
-BACKUPS = "acme-media-backups"
-MEDIA_OPERATOR_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]}],
-}
+from tests.support.moto_verify import Deployment, client, iam_enforced
 
 
 @pytest.fixture
 def deployed(aws_stack: Evaluation, moto_endpoint: str) -> Deployment:
-    reset_moto(moto_endpoint)
-    deployment = deploy(aws_stack, moto_endpoint)
-    iam = deployment.iam()
-    iam.create_user(UserName="media-operator")
-    iam.put_user_policy(UserName="media-operator", PolicyName="s3", PolicyDocument=json.dumps(MEDIA_OPERATOR_POLICY))
-    created = iam.create_access_key(UserName="media-operator")["AccessKey"]
-    deployment.operator = SiteKey(created["AccessKeyId"], created["SecretAccessKey"])
-    deployment.s3().create_bucket(Bucket=BACKUPS, CreateBucketConfiguration={"LocationConstraint": deployment.region})
-    return deployment
-
-
-def media(deployment: Deployment, tmp_path: Path, *args: str, operator: SiteKey | None = None) -> Any:
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
-    key = operator or deployment.operator
-    env = {"AWS_ACCESS_KEY_ID": key.key_id, "AWS_SECRET_ACCESS_KEY": key.secret, "AWS_PROFILE": None}
-    command = ["media", *args, "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", deployment.endpoint]
-    with iam_enforced():
-        return CliRunner().invoke(app, command, env=env)
-
-
-def anonymous(deployment: Deployment, bucket: str, key: str) -> int:
-    return anonymous_status(f"{deployment.endpoint}/{bucket}/{quote(key)}")
-
-
-def assert_site_holds(deployment: Deployment, buckets: tuple[str, str], large: bool = False) -> None:
-    s3 = deployment.s3()
-    public, private = bucket_objects(s3, buckets[0]), bucket_objects(s3, buckets[1])
-    assert public == SMALL_FILES["public"]
-    assert {key: body for key, body in private.items() if key != LARGE_KEY} == SMALL_FILES["private"]
-    assert (LARGE_KEY in private) == large
-    for key in public:
-        assert anonymous(deployment, buckets[0], key) == 200, key
-    for key in private:
-        assert anonymous(deployment, buckets[1], key) == 403, key
+    return deploy_for_media(aws_stack, moto_endpoint)
 
 
 def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_path: Path) -> None:
@@ -340,8 +295,8 @@ def test_refuses_to_overwrite_newer_objects_at_the_destination(deployed: Deploym
     refused = media(deployed, tmp_path, "restore", "acme-live", "--from", str(backup))
     assert refused.exit_code == 2
     assert one_line(refused) == (
-        "site acme-live: 1 objects there differ from " + str(backup) + " and are newer (private/contracts/terms.pdf); "
-        "nothing was copied; pass --overwrite-newer to replace them"
+        "site acme-live: 1 object there differs from " + str(backup) + " and is newer (private/contracts/terms.pdf); "
+        "nothing was copied; pass --overwrite-newer to replace it"
     )
     assert deployed.s3().get_object(Bucket=LIVE[1], Key="contracts/terms.pdf")["Body"].read() == (
         b"edited after the backup"

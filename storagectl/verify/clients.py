@@ -18,17 +18,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.credentials
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
+)
 
 from storagectl.verify.plan import Credentials, SiteTarget
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
+TOTAL_ATTEMPTS = 4
+"""Per call: the first try and three retries of what botocore's standard mode retries (5xx, 429, resets)."""
 DEFAULT_POOL_CONNECTIONS = 16
 SITE_KEYS_METHOD = "storagectl-site-keys"
 """How botocore names where the site keys' credentials come from."""
@@ -198,7 +211,7 @@ def _config(site: SiteTarget, pool_connections: int, checksums: tuple[str, str])
         s3={"addressing_style": site.addressing_style},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
         max_pool_connections=pool_connections,
         user_agent_extra="storagectl-verify",
         # The request shapes are fixed and known good; validating them costs CPU on every call.
@@ -207,3 +220,45 @@ def _config(site: SiteTarget, pool_connections: int, checksums: tuple[str, str])
         request_checksum_calculation=checksums[0],
         response_checksum_validation=checksums[1],
     )
+
+
+def transport_reason(error: BotoCoreError) -> str | None:
+    """One line for a call that got no usable answer (refused, timed out, reset, cut), or None.
+
+    botocore's own messages quote the full request URL, and for a body that stops arriving
+    they say `Read timeout on endpoint URL: "None"`; this names the server and what happened.
+    """
+    where = _origin(error.kwargs.get("endpoint_url"))
+    cause = str(error.kwargs.get("error") or "")
+    if isinstance(error, ConnectTimeoutError):
+        return f"connecting to {where} timed out after {CONNECT_TIMEOUT_SECONDS} s"
+    if isinstance(error, SSLError):
+        return f"TLS with {where} failed: {_last_clause(cause)}"
+    if isinstance(error, EndpointConnectionError):
+        if "refused" in cause.lower():
+            return f"cannot connect to {where}: connection refused (is the server running, is the endpoint right?)"
+        if "name or service not known" in cause.lower() or "nodename nor servname" in cause.lower():
+            return f"cannot connect to {where}: its host name does not resolve"
+        return f"cannot connect to {where}: {_last_clause(cause) or 'no connection'}"
+    if isinstance(error, ReadTimeoutError):
+        if where == "the endpoint":  # raised while a body was read: botocore has no URL there
+            return f"the answer's body stopped arriving for {READ_TIMEOUT_SECONDS} s (read timeout)"
+        return f"{where} did not answer within {READ_TIMEOUT_SECONDS} s (read timeout)"
+    if isinstance(error, ConnectionClosedError):
+        return f"{where} closed the connection before answering (reset)"
+    if isinstance(error, ResponseStreamingError | IncompleteReadError):
+        return "the connection broke while the answer's body was read (reset or cut short)"
+    return None
+
+
+def _origin(url: object) -> str:
+    """scheme://host[:port] of a request URL: the path and query (a presigned signature) stay out of messages."""
+    if not isinstance(url, str) or not url or url == "None":
+        return "the endpoint"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the endpoint"
+
+
+def _last_clause(text: str) -> str:
+    """`<urllib3...object at 0x..>: Failed to establish a new connection: [Errno 113] No route to host` -> the end."""
+    return text.rsplit(": ", 1)[-1].strip().rstrip(")").strip() if text else ""
