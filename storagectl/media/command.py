@@ -242,6 +242,8 @@ def _print(summary: Summary, as_json: bool) -> None:
             f"ignored: {counted(len(summary.ignored), 'object')} in the backup its manifest does not list ({shown})",
             markup=False,
         )
+    for line in summary.cleaned:
+        out.print(f"cleaned: {line}", markup=False)
     for line in summary.privacy_repaired:
         out.print(f"REPAIRED: {line}", markup=False)
     for line in summary.privacy_failed:
@@ -262,9 +264,12 @@ def _print(summary: Summary, as_json: bool) -> None:
 
 def _job(command: str, site: str, source: Store, destination: Store, keys: str, **options: Any) -> Job:
     # Imported here: the engine pulls in boto3, which `storagectl --help` does without.
+    from storagectl.local_outputs import LOCAL_DIR
     from storagectl.media.engine import Job
+    from storagectl.stack_files import project_root
 
-    return Job(command, site, source, destination, keys, **options)
+    journal_dir = project_root() / LOCAL_DIR / "media-uploads"
+    return Job(command, site, source, destination, keys, journal_dir=journal_dir, **options)
 
 
 @app.command()

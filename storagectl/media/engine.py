@@ -18,19 +18,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storagectl.media import manifest, privacy
+from storagectl.media import manifest, privacy, upload_journal
 from storagectl.media.diff import Change, Diff, compare
 from storagectl.media.integrity import IntegrityError, is_md5
 from storagectl.media.manifest import Meta, Record
 from storagectl.media.stores import BucketStore, DirStore, Entry, Store
 from storagectl.media.transfer import Moved, head_meta, move, same_endpoint_and_key
-from storagectl.verify.results import describe
+from storagectl.verify.results import describe, error_code
 from storagectl.wording import counted
 
 DEFAULT_CONCURRENCY = 32
@@ -82,6 +83,8 @@ class Job:
     """The source must be a complete backup (restore)."""
     record_acls: dict[str, str | None] = field(default_factory=dict)
     """The ACL each half's objects carry on the site, for manifest records."""
+    journal_dir: Path | None = None
+    """Where runs write down the multipart uploads they start (upload_journal); None: nowhere."""
 
 
 @dataclass
@@ -99,6 +102,8 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     """Files beside a backup's manifest that it does not list: not part of the backup, not restored."""
+    cleaned: list[str] = field(default_factory=list)
+    """What a stopped run had left that this one removed (incomplete multipart uploads, partial downloads)."""
     checked: int = 0
     privacy_failed: list[str] = field(default_factory=list)
     privacy_repaired: list[str] = field(default_factory=list)
@@ -123,6 +128,7 @@ class Summary:
             "deleted": self.deleted,
             "failed": self.failed,
             "ignored": self.ignored,
+            "cleaned": self.cleaned,
             "privacy": {"checked": self.checked, "failed": self.privacy_failed, "repaired": self.privacy_repaired},
             "changes": self.changes,
             "seconds": round(self.seconds, 3),
@@ -135,13 +141,23 @@ Progress = Callable[[str, int], None]
 
 
 def run(job: Job, progress: Progress | None = None) -> Summary:
+    destination = job.destination
     try:
+        if isinstance(destination, DirStore) and not job.dry_run and not destination.lock():
+            raise MediaError([f"{destination.root}: another storagectl media run is writing this folder; wait for it"])
+        if isinstance(destination, BucketStore) and not job.dry_run and job.journal_dir is not None:
+            destination.journal = upload_journal.UploadJournal(job.journal_dir)
         return _run(job, progress)
     finally:
         # What a run learnt of a folder's checksums is kept even if it failed; a dry run writes nothing.
         for store in (job.source, job.destination):
             if isinstance(store, DirStore) and not job.dry_run:
                 store.save_checksums()
+        if isinstance(destination, BucketStore) and destination.journal is not None:
+            destination.journal.close()
+            destination.journal = None
+        if isinstance(destination, DirStore):
+            destination.unlock()
 
 
 def _run(job: Job, progress: Progress | None) -> Summary:
@@ -185,8 +201,10 @@ def _run(job: Job, progress: Progress | None) -> Summary:
             storage_step(
                 f"{job.destination.manifest_name()}: removing the old manifest", job.destination.remove_manifest
             )
+        summary.cleaned = _clean_leftovers(job)
         report("total", len(diff.copies) + len(diff.deletes))
         records = _copy(job, diff.copies, known, pool, summary, report)
+        copied = [(record.kind, record.key) for record in records]  # only what arrived: a failed copy is absent
         _delete(job, diff.deletes, pool, summary, report)
         if keeps_manifest and not summary.failed:
             try:
@@ -197,14 +215,59 @@ def _run(job: Job, progress: Progress | None) -> Summary:
                 summary.failed.append(f"{job.destination.manifest_name()}: manifest not written: {describe(error)}")
         if isinstance(job.destination, BucketStore) and job.check != "none" and job.destination.anonymous:
             present: dict[str, list[str]] = {}
-            for entry in [*(c.source for c in diff.copies if c.source), *diff.unchanged]:
-                present.setdefault(entry.kind, []).append(entry.key)
+            for kind, key in [*copied, *((entry.kind, entry.key) for entry in diff.unchanged)]:
+                present.setdefault(kind, []).append(key)
             findings = privacy.check(job.destination, privacy.sample(present, job.check == "all"), pool.map)
             summary.checked = len(findings)
             summary.privacy_repaired, remaining = privacy.repair(job.destination, findings, pool.map)
             summary.privacy_failed = [finding.line for finding in remaining]
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _clean_leftovers(job: Job) -> list[str]:
+    """Remove what stopped runs left at this destination: partial downloads, incomplete multipart uploads."""
+    destination = job.destination
+    if isinstance(destination, DirStore):
+        return [f"{path}: a partial download removed" for path in destination.remove_partials()]
+    if job.journal_dir is None:
+        return []
+    cleaned: list[str] = []
+    endpoint, buckets = destination.identity[0], set(destination.buckets.values())
+    with upload_journal.abandoned(job.journal_dir) as journals:
+        for path, pending in journals:
+            left = []
+            for item in pending:
+                if item.endpoint != endpoint or item.bucket not in buckets:
+                    left.append(item)  # another destination's: for a run that writes there
+                    continue
+                try:
+                    aborted = _abort_leftover(destination, item)
+                except (ClientError, BotoCoreError):
+                    left.append(item)
+                    continue
+                cleaned += [f"s3://{item.bucket}/{item.key}: an incomplete multipart upload aborted"] * aborted
+            with suppress(OSError):
+                upload_journal.keep(path, left)
+    return cleaned
+
+
+def _abort_leftover(destination: BucketStore, item: upload_journal.Pending) -> int:
+    client = destination.client
+    if item.upload_id:
+        ids = [item.upload_id]
+    else:
+        listed = client.list_multipart_uploads(Bucket=item.bucket, Prefix=item.key).get("Uploads", [])
+        ids = upload_journal.matching_uploads(listed, item)
+    aborted = 0
+    for upload_id in ids:
+        try:
+            client.abort_multipart_upload(Bucket=item.bucket, Key=item.key, UploadId=upload_id)
+            aborted += 1
+        except ClientError as error:
+            if error_code(error) != "NoSuchUpload":  # gone already: completed or aborted after all
+                raise
+    return aborted
 
 
 def _mode(source: Store, destination: Store) -> str:

@@ -8,6 +8,7 @@ local folder under `public/` and `private/`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 from storagectl.media.checksum_cache import CACHE_NAME, ChecksumCache, Stamp
 from storagectl.media.checksums import file_etag
 from storagectl.media.manifest import KINDS, MANIFEST_NAME
+from storagectl.media.upload_journal import UploadJournal
 from storagectl.stack_edit import write_atomic
 from storagectl.verify.clients import KeyedClient
 from storagectl.verify.plan import SiteTarget
@@ -80,6 +82,8 @@ class BucketStore:
         """None for a site's own buckets; else a backup under `<prefix>public/` and `<prefix>private/`."""
         self.anonymous = anonymous or {}
         """Per half: True if anyone may read it, False if an anonymous GET must be refused."""
+        self.journal: UploadJournal | None = None
+        """Where a run writes down the multipart uploads it starts here (see upload_journal)."""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -162,6 +166,7 @@ class DirStore:
         self._stamps: dict[tuple[str, str], Stamp] = {}
         """What `list` saw of each file: a remembered checksum holds only for that stat."""
         self._listed: set[str] = set()
+        self._lock: int | None = None
 
     kinds = KINDS
 
@@ -244,6 +249,38 @@ class DirStore:
             # The half itself is made owner-only even when it was there already (a folder made by hand).
             with contextlib.suppress(PermissionError):
                 os.chmod(step, PRIVATE_DIR_MODE)
+
+    def lock(self) -> bool:
+        """Hold an exclusive lock on the folder for this run (flock on the directory); False when another run has it.
+
+        The kernel drops it when the process dies, so a killed run never leaves the folder locked.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._lock = descriptor
+        return True
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def remove_partials(self) -> tuple[Path, ...]:
+        """Downloads a stopped run left half-written (only while `lock` is held: no other run writes them)."""
+        removed: tuple[Path, ...] = ()
+        for kind in self.kinds:
+            for folder, _, files in os.walk(self.half(kind)):
+                for name in files:
+                    if name.endswith(PARTIAL_SUFFIX):
+                        path = Path(folder, name)
+                        path.unlink(missing_ok=True)
+                        removed += (path,)
+        return removed
 
     def manifest_name(self) -> str:
         return str(self.root / MANIFEST_NAME)

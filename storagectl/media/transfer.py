@@ -119,8 +119,8 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
                 f"{entry.kind}/{entry.key}: the server-side copy has ETag {copied}, not the source's {entry.etag}"
             )
         return Moved(origin, copied, meta)
-    upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
     target = _target(destination, entry)
+    upload, token = _created(destination, target, arguments)
     try:
         parts = []
         for number, start in enumerate(range(0, entry.size, COPY_PART_SIZE), start=1):
@@ -137,9 +137,9 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
                 ),
             )
             parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        etag = _completed(destination, target, upload, parts)
+        etag = _completed(destination, target, upload, parts, token)
     except BaseException:
-        _abort(destination, target, upload)
+        _abort(destination, target, upload, token)
         raise
     return Moved(origin, etag, meta)
 
@@ -189,7 +189,7 @@ def _put(destination: BucketStore, entry: Entry, meta: Meta, body: Readable, che
         check.verify(what)
         answer = destination.client.put_object(Body=data, **arguments)
         return _checked(entry, answer["ETag"].strip('"'), check.digest.etag())
-    upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
+    upload, token = _created(destination, target, arguments)
     try:
         parts = []
         for number, data in enumerate(_parts(body), start=1):
@@ -199,20 +199,34 @@ def _put(destination: BucketStore, entry: Entry, meta: Meta, body: Readable, che
             answer = destination.client.upload_part(**target, UploadId=upload, PartNumber=number, Body=data)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         check.verify(what)  # before the upload becomes an object
-        etag = _completed(destination, target, upload, parts)
+        etag = _completed(destination, target, upload, parts, token)
     except BaseException:
-        _abort(destination, target, upload)
+        _abort(destination, target, upload, token)
         raise
     return _checked(entry, etag, check.digest.etag())
 
 
-def _completed(destination: BucketStore, target: dict[str, str], upload: str, parts: list[dict[str, Any]]) -> str:
+def _created(destination: BucketStore, target: dict[str, str], arguments: dict[str, Any]) -> tuple[str, str | None]:
+    """CreateMultipartUpload, written down in the run's journal first (a killed run's is aborted by the next)."""
+    journal = destination.journal
+    token = journal.begin(destination.identity[0], target["Bucket"], target["Key"]) if journal else None
+    upload = str(destination.client.create_multipart_upload(**arguments)["UploadId"])
+    if journal is not None and token is not None:
+        journal.started(token, upload)
+    return upload, token
+
+
+def _completed(
+    destination: BucketStore, target: dict[str, str], upload: str, parts: list[dict[str, Any]], token: str | None
+) -> str:
     """Complete a multipart upload; its object's ETag, from a HEAD where the answer carries none.
 
     Ceph RGW 16.2 answers CompleteMultipartUpload with an empty <ETag/> (Red Hat bug 2266579),
     which would leave the ETag unchecked and the manifest without one.
     """
     done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
+    if destination.journal is not None and token is not None:
+        destination.journal.ended(token)
     etag = str(done.get("ETag") or "").strip('"')
     return etag or str(destination.client.head_object(**target)["ETag"]).strip('"')
 
@@ -224,10 +238,17 @@ def _checked(entry: Entry, etag: str, expected: str) -> str:
     return etag
 
 
-def _abort(destination: BucketStore, target: dict[str, str], upload: str) -> None:
-    # Best effort: the lifecycle rule for incomplete uploads is the backstop.
-    with contextlib.suppress(Exception):
+def _abort(destination: BucketStore, target: dict[str, str], upload: str, token: str | None) -> None:
+    # One try: an upload left here stays in the journal, and the next run aborts it.
+    try:
         destination.client.abort_multipart_upload(**target, UploadId=upload)
+    except ClientError as error:
+        if error_code(error) != "NoSuchUpload":
+            return
+    except Exception:
+        return
+    if destination.journal is not None and token is not None:
+        destination.journal.ended(token)
 
 
 def _parts(body: Readable) -> Iterator[bytes]:
