@@ -19,6 +19,7 @@ from tests.support.fault_proxy import (
     Cut,
     Delay,
     FaultProxy,
+    Match,
     Reset,
     Stall,
     Status,
@@ -164,6 +165,10 @@ def test_resets_on_a_tenth_of_requests_leave_nothing_a_second_run_does_not_finis
     assert s3.list_multipart_uploads(Bucket=LIVE[1]).get("Uploads", []) == []
 
 
+def the_large_objects(verb: str, query: str) -> Match:
+    return lambda request: request.method == verb and LARGE_KEY in request.path and query in request.query
+
+
 def uploads_of(deployed: Deployment, bucket: str) -> list[str]:
     return [upload["Key"] for upload in deployed.s3().list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
 
@@ -187,12 +192,7 @@ def test_the_next_run_aborts_the_incomplete_upload_a_failed_run_left(
     monkeypatch.setattr(clients, "TOTAL_ATTEMPTS", 1)  # no retries: the lost answers reach the command
     folder = media_folder(tmp_path / "media", large=True)
     for verb, query, fault in lost:
-        proxy.inject(
-            fault,
-            lambda request, verb=verb, query=query: (
-                request.method == verb and LARGE_KEY in request.path and query in request.query
-            ),
-        )
+        proxy.inject(fault, the_large_objects(verb, query))
     first = through(proxy, deployed, tmp_path, "push", "acme-live", str(folder), "--json")
     assert first.exit_code == 1, first.stdout + first.stderr
     assert [line.split(":")[0] for line in summary(first.stdout)["failed"]] == [f"private/{LARGE_KEY}"]
