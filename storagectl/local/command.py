@@ -27,6 +27,7 @@ from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
 from storagectl.stack_edit import write_atomic
 from storagectl.stack_files import StackFile, display_path
+from storagectl.wording import counted
 
 if TYPE_CHECKING:
     from storagectl.offline import Evaluation, RecordedResource
@@ -134,11 +135,15 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
         running = server.ensure_server(local.endpoint)
     except server.ServerError as error:
         raise fail([str(error)], EXIT_FAILED) from None
-    say(
-        f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)"
-        if running.started_here
-        else f"using the S3 server answering on {local.endpoint}"
-    )
+    if running.started_here:
+        say(f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)")
+    elif running.pid is not None:
+        say(
+            f"using the moto server an earlier `storagectl local up` started on {local.endpoint} "
+            f"(pid {running.pid}; `storagectl local down` stops it)"
+        )
+    else:
+        say(f"using the S3 server answering on {local.endpoint}")
     try:
         evaluation = local.evaluation()
         steps, _ = provision(evaluation.resources, local.clients())
@@ -172,6 +177,12 @@ def down(
 
     local = _local_stack(stack, access_key_id, secret_access_key)
     if not server.answers(local.endpoint):
+        # A server a stopped `local up` started may not answer yet (or hang): it was recorded, so stop it.
+        pid = server.recorded_pid(local.endpoint)
+        if pid is not None and server.stop_server(local.endpoint):
+            local_outputs_path(stack).unlink(missing_ok=True)  # its buckets were in its memory: gone with it
+            say(f"stopped the moto server `local up` started on {local.endpoint} (pid {pid}); it was not answering")
+            return
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
     evaluation = local.evaluation()
     resources = _generic(evaluation)
@@ -180,7 +191,7 @@ def down(
         for resource in resources:
             if resource.type.endswith(":Bucket"):
                 count = _delete_objects(clients, resource)
-                say(f"deleted {count} object(s) from {resource.inputs['bucket']}")
+                say(f"deleted {counted(count, 'object')} from {resource.inputs['bucket']}")
     steps = deprovision(resources, clients)
     kept = [step for step in steps if step.action != DELETE]
     for step in steps:
@@ -190,7 +201,7 @@ def down(
         )
     if kept:
         hint = f"`storagectl local down --stack {stack} --delete-media` deletes the media too"
-        say(f"kept {len(kept)} resource(s); {hint}")
+        say(f"kept {counted(len(kept), 'resource')}; {hint}")
         raise typer.Exit(EXIT_FAILED)
     local_outputs_path(stack).unlink(missing_ok=True)
     s3 = clients.s3(local.opened.settings.region)
@@ -239,7 +250,11 @@ def status(
         name = resource.inputs["bucket"]
         try:
             count = s3.list_objects_v2(Bucket=name).get("KeyCount", 0) if up_now else None
-            state = f"{count}{'+' if count == 1000 else ''} object(s)" if count is not None else "unknown"
+            state = (
+                f"{count}{'+' if count == 1000 else ''} object{'' if count == 1 else 's'}"
+                if count is not None
+                else "unknown"
+            )
         except (ClientError, BotoCoreError):
             state, missing = "missing", missing + 1
         typer.echo(f"  {resource.site}: {name}: {state}")

@@ -268,7 +268,7 @@ def _job(command: str, site: str, source: Store, destination: Store, keys: str, 
     from storagectl.media.engine import Job
     from storagectl.stack_files import project_root
 
-    journal_dir = project_root() / LOCAL_DIR / "media-uploads"
+    journal_dir = project_root() / LOCAL_DIR / "media-uploads"  # made owner-only when a run first writes there
     return Job(command, site, source, destination, keys, journal_dir=journal_dir, **options)
 
 

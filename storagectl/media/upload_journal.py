@@ -58,8 +58,9 @@ class UploadJournal:
     """This run's journal: thread-safe, held (flock) until `close`."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._fd, self.path = _created_locked(directory)
+        from storagectl.local.server import private_folder
+
+        self._fd, self.path = _created_locked(private_folder(directory))
         self._lock = threading.Lock()
         self._open: set[str] = set()
 
