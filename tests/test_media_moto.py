@@ -52,7 +52,12 @@ def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_
     pushed = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--check", "all")
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
     document = summary(pushed.stdout)
-    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
+    assert document["copied"] == 6 and document["privacy"] == {
+        "checked": 6,
+        "listings": 2,
+        "failed": [],
+        "repaired": [],
+    }
     assert "acme-live's own key writes acme-live" in pushed.stderr
     assert_site_holds(deployed, LIVE, large=True)
     head = deployed.s3().head_object(Bucket=LIVE[0], Key="uploads/cat.jpg")
@@ -439,3 +444,49 @@ def test_predicted_etags_match_the_servers_at_the_multipart_boundary(deployed: D
     (folder / CACHE_NAME).unlink(missing_ok=True)
     again = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
     assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 3), "ETags computed anew"
+
+
+def test_a_bucket_that_lists_its_keys_to_anyone_fails_the_run(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    deployed.s3().put_bucket_acl(Bucket=LIVE[1], ACL="public-read")  # READ on a bucket is listing
+    result = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    privacy = summary(result.stdout)["privacy"]
+    assert privacy["listings"] == 2
+    assert privacy["failed"] == [
+        f"bucket {LIVE[1]}: anonymous listing GET {deployed.endpoint}/{LIVE[1]}/?list-type=2&max-keys=1 answered 200: "
+        "ITS KEYS ARE LISTED TO ANYONE"
+    ]
+    text = media(deployed, tmp_path, "push", "acme-live", str(folder))
+    assert f"PRIVACY: bucket {LIVE[1]}: anonymous listing" in text.stdout
+    assert "anonymous check: 5 objects, 2 bucket listings, 1 wrong" in text.stdout
+
+
+def test_a_dry_run_counts_what_it_would_copy_and_delete_in_words_and_exact_bytes(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    deployed.s3().put_object(Bucket=LIVE[1], Key="stale.txt", Body=b"old")
+    total = sum(len(body) for body in folder_files(folder).values())
+    text = media(deployed, tmp_path, "push", "acme-live", str(folder), "--delete", "--dry-run")
+    assert text.exit_code == 0, text.stdout + text.stderr
+    assert f"would copy private/{LARGE_KEY} (12.6 MB, new)" in text.stdout
+    assert "would delete private/stale.txt (3 bytes, not in the source)" in text.stdout
+    assert "would copy 6 objects (12.6 MB), 0 unchanged, would delete 1 object, 0 failed" in text.stdout
+    document = summary(
+        media(deployed, tmp_path, "push", "acme-live", str(folder), "--delete", "--dry-run", "--json").stdout
+    )
+    assert (document["dry_run"], document["copied"], document["copied_bytes"], document["deleted"]) == (
+        True,
+        6,
+        total,
+        1,
+    )
+    assert bucket_objects(deployed.s3(), LIVE[1]) == {"stale.txt": b"old"}, "a dry run writes nothing"
+
+    one = tmp_path / "one"
+    (one / "public").mkdir(parents=True)
+    (one / "public" / "a.txt").write_bytes(b"x")
+    single = media(deployed, tmp_path, "push", "acme-live", str(one), "--dry-run")
+    assert "would copy 1 object (1 byte), 0 unchanged, would delete 0 objects, 0 failed" in single.stdout

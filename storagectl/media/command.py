@@ -250,8 +250,11 @@ def _print(summary: Summary, as_json: bool) -> None:
         out.print(f"PRIVACY: {line}", markup=False)
     deleted = f"would delete {counted(summary.deleted, 'object')}" if summary.dry_run else f"{summary.deleted} deleted"
     check = ""
-    if summary.checked:
-        check = f"; anonymous check: {counted(summary.checked, 'object')}, {len(summary.privacy_failed)} wrong"
+    if summary.checked or summary.listings:
+        check = (
+            f"; anonymous check: {counted(summary.checked, 'object')}, {counted(summary.listings, 'bucket listing')}, "
+            f"{len(summary.privacy_failed)} wrong"
+        )
         check += f", {len(summary.privacy_repaired)} repaired" if summary.privacy_repaired else ""
     out.print(
         f"{'would copy' if summary.dry_run else 'copied'} {counted(summary.copied, 'object')} "

@@ -105,6 +105,8 @@ class Summary:
     cleaned: list[str] = field(default_factory=list)
     """What a stopped run had left that this one removed (incomplete multipart uploads, partial downloads)."""
     checked: int = 0
+    listings: int = 0
+    """Buckets whose anonymous listing was tried (it must be refused)."""
     privacy_failed: list[str] = field(default_factory=list)
     privacy_repaired: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -129,7 +131,12 @@ class Summary:
             "failed": self.failed,
             "ignored": self.ignored,
             "cleaned": self.cleaned,
-            "privacy": {"checked": self.checked, "failed": self.privacy_failed, "repaired": self.privacy_repaired},
+            "privacy": {
+                "checked": self.checked,
+                "listings": self.listings,
+                "failed": self.privacy_failed,
+                "repaired": self.privacy_repaired,
+            },
             "changes": self.changes,
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
@@ -220,7 +227,9 @@ def _run(job: Job, progress: Progress | None) -> Summary:
             findings = privacy.check(job.destination, privacy.sample(present, job.check == "all"), pool.map)
             summary.checked = len(findings)
             summary.privacy_repaired, remaining = privacy.repair(job.destination, findings, pool.map)
-            summary.privacy_failed = [finding.line for finding in remaining]
+            listed = privacy.listings(job.destination)
+            summary.listings = len(listed)
+            summary.privacy_failed = [finding.line for finding in [*listed, *remaining] if not finding.ok]
     summary.seconds = time.perf_counter() - started
     return summary
 
