@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Protocol
 
 PULUMI = "pulumi"
-INSTALL_HINT = "install it from https://www.pulumi.com/docs/iac/download-install/"
+INSTALL_HINT = (
+    "install it from https://www.pulumi.com/docs/iac/download-install/, or build it here with `make pulumi` "
+    "(then put .pulumi/bin on PATH)"
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,9 @@ def preview_args(stack: str, urns: Sequence[str]) -> list[str]:
     return ["preview", "--stack", stack, *target_args(urns)]
 
 
-def up_args(stack: str, urns: Sequence[str]) -> list[str]:
-    return ["up", "--stack", stack, *target_args(urns)]
+def up_args(stack: str, urns: Sequence[str], *, yes: bool = False) -> list[str]:
+    """`pulumi up` of these resources; `yes` applies without asking (the plan is still printed first)."""
+    return ["up", "--stack", stack, *(["--yes"] if yes else []), *target_args(urns)]
 
 
 def stack_output_args(stack: str) -> list[str]:
