@@ -58,15 +58,12 @@ def preview(
     ] = False,
 ) -> None:
     """Run the real program offline (Pulumi mock runtime) and show what each site gets."""
-    from storagectl.bucket_clash import stack_bucket_clashes
+    from storagectl.bucket_clash import check_like_preview
     from storagectl.offline import evaluate
     from storagectl.preview_report import preview_document, print_report
 
     stack_file = open_stack(stack, config)
-    settings = stack_file.settings()
-    clashes = stack_bucket_clashes(stack_file, settings, lambda line: stderr.print(line, markup=False, highlight=False))
-    if clashes:
-        raise ConfigError(clashes)
+    check_like_preview(stack_file, lambda line: stderr.print(line, markup=False, highlight=False))
     evaluation = evaluate(stack_file)
     for warning in evaluation.warnings:
         stderr.print(f"warning: {warning}", markup=False, highlight=False)

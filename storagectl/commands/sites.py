@@ -12,7 +12,7 @@ import typer
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import NAMESPACE
-from storagectl.bucket_clash import SiblingStack, bucket_clashes, sibling_stacks, site_buckets
+from storagectl.bucket_clash import SiblingStack, sibling_stacks, site_buckets
 from storagectl.commands import (
     BUCKET_TYPES,
     ApplyOption,
@@ -22,11 +22,13 @@ from storagectl.commands import (
     StackOption,
     check_apply,
     child_urn,
+    editing,
     fail,
-    finish_edit,
+    follow_up,
     open_stack,
     say,
     site_resources,
+    write_edit,
 )
 from storagectl.stack_edit import StackEditor
 from storagectl.stack_files import stack_path
@@ -100,25 +102,26 @@ def add(
 ) -> None:
     """Add SITE to the stack. Refuses a full stack (max_sites) and names a shard with room."""
     check_apply(apply, dry_run)
-    opened = open_stack(stack)
-    if any(existing.slug == site for existing in opened.settings.sites):
-        raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
-    others = sibling_stacks(opened.path, say)  # the valid stack files beside this one
-    _refuse_bucket_clash(opened, others, site, private)
-    if len(opened.settings.sites) >= opened.settings.max_sites:
-        options = _add_options(media_domain, private, cors_origins or [])
-        raise fail(_full_stack_lines(opened, others, site, options))
+    with editing(stack, dry_run=dry_run) as opened:
+        if any(existing.slug == site for existing in opened.settings.sites):
+            raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
+        if len(opened.settings.sites) >= opened.settings.max_sites:
+            options = _add_options(media_domain, private, cors_origins or [])
+            others = sibling_stacks(opened.path, say)  # the valid stack files beside this one
+            raise fail(_full_stack_lines(opened, others, site, options))
 
-    value = CommentedMap()
-    if not private:
-        value["private"] = False
-    if media_domain is not None:
-        value["media_domain"] = media_domain
-    if cors_origins:
-        value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
-    editor = StackEditor(opened.path, opened.text)
-    editor.add_key(editor.project_key("sites"), site, value)
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+        value = CommentedMap()
+        if not private:
+            value["private"] = False
+        if media_domain is not None:
+            value["media_domain"] = media_domain
+        if cors_origins:
+            value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
+        editor = StackEditor(opened.path, opened.text)
+        editor.add_key(editor.project_key("sites"), site, value)
+        # Validated like preview, so a slug whose bucket names another stack file uses is refused here.
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)
 
 
 @app.command("remove")
@@ -138,32 +141,26 @@ def remove(
 ) -> None:
     """Remove SITE from the stack file. Never deletes media: refuses while its buckets are protected."""
     check_apply(apply, dry_run)
-    opened = open_stack(stack)
-    opened.site(site)
-    resources = site_resources(opened.file, site)
-    protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
-    if protected and not unprotected:
-        raise fail(_decommission_lines(opened, site, resources))
-    if protected:
-        say(
-            f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
-            "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
-        )
-    else:
-        say(
-            f"{site}'s buckets are not protected ({NAMESPACE}:protect is false): pulumi up deletes them if they "
-            "are empty; S3 refuses to delete a bucket that holds objects"
-        )
-    editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*editor.project_key("sites"), site))
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
-
-
-def _refuse_bucket_clash(opened: OpenStack, others: Sequence[SiblingStack], site: str, private: bool) -> None:
-    wanted = {site: site_buckets(opened.settings, site, private)}
-    clashes = bucket_clashes(opened.source, wanted, others)
-    if clashes:
-        raise fail(clashes[:1])
+    with editing(stack, dry_run=dry_run) as opened:
+        opened.site(site)
+        resources = site_resources(opened.file, site)
+        protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
+        if protected and not unprotected:
+            raise fail(_decommission_lines(opened, site, resources))
+        if protected:
+            say(
+                f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
+                "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
+            )
+        else:
+            say(
+                f"{site}'s buckets are not protected ({NAMESPACE}:protect is false): pulumi up deletes them if they "
+                "are empty; S3 refuses to delete a bucket that holds objects"
+            )
+        editor = StackEditor(opened.path, opened.text)
+        editor.delete_key((*editor.project_key("sites"), site))
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)
 
 
 def _add_options(media_domain: str | None, private: bool, cors_origins: Sequence[str]) -> list[str]:

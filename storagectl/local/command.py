@@ -12,7 +12,6 @@ objects first. Only stacks of region custom whose endpoint is on this machine qu
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,10 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackSettings, parse_settings
 from components.generic_s3.connection import Clients, Credentials, region_of
+from storagectl.atomic_files import write_atomic
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
-from storagectl.stack_edit import write_atomic
 from storagectl.stack_files import StackFile, display_path
 from storagectl.wording import counted
 
@@ -113,11 +112,8 @@ def _local_stack(stack: str, key_id: str | None, secret: str) -> LocalStack:
 
 
 def _write_outputs(path: Path, outputs: dict[str, Any]) -> None:
-    """Atomically, readable by the owner only: the file holds the server's key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    write_atomic(path, json.dumps(outputs, indent=2) + "\n")
+    """Atomically (it appears only complete), readable by the owner only: the file holds the server's key."""
+    write_atomic(path, json.dumps(outputs, indent=2) + "\n", private=True)
 
 
 def _generic(evaluation: Evaluation) -> list[RecordedResource]:

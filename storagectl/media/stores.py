@@ -16,11 +16,11 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
+from storagectl.atomic_files import write_atomic
 from storagectl.media.checksum_cache import CACHE_NAME, ChecksumCache, Stamp
 from storagectl.media.checksums import file_etag
 from storagectl.media.manifest import KINDS, MANIFEST_NAME
 from storagectl.media.upload_journal import UploadJournal
-from storagectl.stack_edit import write_atomic
 from storagectl.verify.clients import KeyedClient
 from storagectl.verify.plan import SiteTarget
 from storagectl.verify.results import error_code
@@ -293,7 +293,7 @@ class DirStore:
 
     def write_manifest(self, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.root / MANIFEST_NAME, text)
+        write_atomic(self.root / MANIFEST_NAME, text, private=True)
 
     def remove_manifest(self) -> None:
         (self.root / MANIFEST_NAME).unlink(missing_ok=True)
