@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackSettings, parse_settings
 from components.generic_s3.connection import Clients, Credentials, region_of
-from storagectl.atomic_files import write_atomic
+from storagectl.atomic_files import locked, write_atomic
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
@@ -116,6 +116,13 @@ def _write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(outputs, indent=2) + "\n", private=True)
 
 
+def _remove_outputs(stack: str) -> None:
+    """Under the file's lock, which also removes a temp file a killed `local up` left beside it."""
+    path = local_outputs_path(stack)
+    with locked(path, private=True):
+        path.unlink(missing_ok=True)
+
+
 def _generic(evaluation: Evaluation) -> list[RecordedResource]:
     return [resource for resource in evaluation.resources if resource.type.startswith("pulumi-python:dynamic/")]
 
@@ -176,7 +183,7 @@ def down(
         # A server a stopped `local up` started may not answer yet (or hang): it was recorded, so stop it.
         pid = server.recorded_pid(local.endpoint)
         if pid is not None and server.stop_server(local.endpoint):
-            local_outputs_path(stack).unlink(missing_ok=True)  # its buckets were in its memory: gone with it
+            _remove_outputs(stack)  # its buckets were in its memory: gone with it
             say(f"stopped the moto server `local up` started on {local.endpoint} (pid {pid}); it was not answering")
             return
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
@@ -199,7 +206,7 @@ def down(
         hint = f"`storagectl local down --stack {stack} --delete-media` deletes the media too"
         say(f"kept {counted(len(kept), 'resource')}; {hint}")
         raise typer.Exit(EXIT_FAILED)
-    local_outputs_path(stack).unlink(missing_ok=True)
+    _remove_outputs(stack)
     s3 = clients.s3(local.opened.settings.region)
     if not s3.list_buckets().get("Buckets") and server.stop_server(local.endpoint):
         say(f"stopped the moto server on {local.endpoint} that `local up` started (it held no buckets)")

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from storagectl.atomic_files import write_atomic
+
 MARKER = "storagectl.local.serve"
 """In the command line of every such process: how `local down` tells it from a process that reused its pid."""
 EXIT_ALREADY_CLAIMED = 3
@@ -43,17 +45,6 @@ def claimed(record: Path) -> bool:
     return False
 
 
-def write_record(path: Path, record: dict[str, object]) -> None:
-    """Atomically and owner-only: a reader sees the old record or this one, never a part."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(record))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {MARKER}")
     parser.add_argument("--host", required=True)
@@ -67,10 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     except BlockingIOError:
         sys.stderr.write(f"another storagectl local server holds port {arguments.port}; not starting a second one\n")
         raise SystemExit(EXIT_ALREADY_CLAIMED) from None
-    write_record(
-        arguments.record,
-        {"pid": os.getpid(), "endpoint": arguments.endpoint, "port": arguments.port, "at": time.time()},
-    )
+    record = {"pid": os.getpid(), "endpoint": arguments.endpoint, "port": arguments.port, "at": time.time()}
+    write_atomic(arguments.record, json.dumps(record), private=True)  # appears only complete, owner-only
     from moto.server import main as moto_main
 
     from storagectl.local import moto_gaps

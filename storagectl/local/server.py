@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from storagectl.atomic_files import locked, make_private_dirs
 from storagectl.local.serve import MARKER, claimed
 from storagectl.local_outputs import LOCAL_DIR
 from storagectl.stack_files import project_root
@@ -61,23 +62,10 @@ def answers(endpoint: str) -> bool:
     return True
 
 
-def private_folder(path: Path) -> Path:
-    """`path` and any missing parents made owner-only (0700), whatever the umask; an existing one is left as it is."""
-    missing = []
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            break
-        missing.append(candidate)
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=0o700)
-            os.chmod(folder, 0o700)
-    return path
-
-
 def local_folder() -> Path:
     """The project's `.local/` (outputs with keys, server records and logs, upload journals): owner-only (0700)."""
-    folder = private_folder(project_root() / LOCAL_DIR)
+    folder = project_root() / LOCAL_DIR
+    make_private_dirs(folder)
     with contextlib.suppress(OSError):
         os.chmod(folder, 0o700)  # one made before, or by hand, is made owner-only too
     return folder
@@ -177,13 +165,14 @@ def ensure_server(endpoint: str) -> LocalServer:
 
 
 def _remove_dead_records(endpoint: str) -> None:
-    """The record of a server that is gone, and record temp files whose writer died (named by its pid)."""
-    record = _record(endpoint)
-    record.unlink(missing_ok=True)  # no live server holds its claim
-    for temporary in record.parent.glob(f".{record.name}.*.tmp"):
-        writer = temporary.name.removeprefix(f".{record.name}.").removesuffix(".tmp")
-        if not writer.isdigit() or not _alive(int(writer)):
-            temporary.unlink(missing_ok=True)
+    """The record of a server that is gone (no live server holds its claim)."""
+    _remove_record(endpoint)
+
+
+def _remove_record(endpoint: str) -> None:
+    """Under the record's lock, which also removes a temp file a killed server left beside it."""
+    with locked(_record(endpoint), private=True):
+        _record(endpoint).unlink(missing_ok=True)
 
 
 def _wait_until_it_answers(endpoint: str, pid: int, process: subprocess.Popen[bytes] | None) -> None:
@@ -195,7 +184,7 @@ def _wait_until_it_answers(endpoint: str, pid: int, process: subprocess.Popen[by
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
             if _recorded(endpoint) == pid:
-                _record(endpoint).unlink(missing_ok=True)
+                _remove_record(endpoint)
             raise ServerError(f"the moto server for {endpoint} did not start; see {log}")
         time.sleep(0.2)
 
@@ -203,7 +192,7 @@ def _wait_until_it_answers(endpoint: str, pid: int, process: subprocess.Popen[by
 def stop_server(endpoint: str) -> bool:
     """Stop the server `local up` started on `endpoint`; False when it started none."""
     pid = recorded_pid(endpoint)
-    _record(endpoint).unlink(missing_ok=True)
+    _remove_record(endpoint)
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)

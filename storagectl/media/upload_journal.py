@@ -36,6 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from storagectl.atomic_files import make_private_dirs
+
 CLOCK_SLACK_SECONDS = 15 * 60
 """S3 refuses requests more than 15 minutes off its clock (RequestTimeTooSkewed)."""
 FORGET_AFTER_SECONDS = 8 * 24 * 3600
@@ -58,9 +60,8 @@ class UploadJournal:
     """This run's journal: thread-safe, held (flock) until `close`."""
 
     def __init__(self, directory: Path) -> None:
-        from storagectl.local.server import private_folder
-
-        self._fd, self.path = _created_locked(private_folder(directory))
+        make_private_dirs(directory)
+        self._fd, self.path = _created_locked(directory)
         self._lock = threading.Lock()
         self._open: set[str] = set()
 
