@@ -4,7 +4,7 @@ The program runs are `pulumi preview`, a first `pulumi up`, a no-op `pulumi up`,
 CORS change through `storagectl cors enable --apply` (a targeted `pulumi up`). The **engine floor**
 is the same resources (types, names, parents, protect, inputs, recorded by the offline
 evaluation) registered by a trivial program with a do-nothing dynamic provider
-(benchmarks/engine_floor_program.py), through the same built CLI, the same file backend and the
+(benchmarks/engine_floor/), through the same built CLI, the same file backend and the
 same machine, in the same run. Preview and no-op up runs alternate with the floor's, `--repeats`
 of each, and ratios are of medians. The moto server runs in its own process; CPU is the pulumi
 process tree's (the engine, the language host, the program and the dynamic-provider host).
@@ -133,7 +133,8 @@ def projects(work: Path, text: str) -> tuple[Path, Path]:
     (floor / "stacks").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", floor / "Pulumi.yaml")
     (floor / ".venv").symlink_to(ROOT / ".venv")
-    shutil.copy(ROOT / "benchmarks" / "engine_floor_program.py", floor / "__main__.py")
+    for name in ("__main__.py", "floor_provider.py"):
+        shutil.copy(ROOT / "benchmarks" / "engine_floor" / name, floor / name)
     (floor / "stacks" / "Pulumi.floor.yaml").write_text(text, encoding="utf-8")
     return program, floor
 

@@ -61,8 +61,8 @@ ApplyOption = Annotated[
     bool,
     typer.Option(
         "--apply",
-        help="After writing, run `pulumi up --yes` limited to this site's resources: it prints the plan, then "
-        "applies it. Needs the Pulumi CLI.",
+        help="After writing, run `pulumi up --yes --skip-preview` limited to this site's resources: each change "
+        "is printed as it is made. Needs the Pulumi CLI.",
     ),
 ]
 
@@ -200,9 +200,7 @@ def print_next_step(stack: str, urns: Sequence[str], *, written: bool) -> None:
 
 
 def run_up(stack: str, urns: Sequence[str], source: str) -> None:
-    # --apply is the operator's go-ahead: pulumi prints the plan, then applies it without a prompt,
-    # which it could not show to a script or CI anyway.
-    args = pulumi_runner.up_args(stack, urns, yes=True)
+    args = pulumi_runner.up_args(stack, urns, now=True)
     say(f"running: {pulumi_runner.command_line(args)}")
     result = pulumi_runner.runner().run(args, cwd=project_root(), capture=False)
     if result.returncode != 0:

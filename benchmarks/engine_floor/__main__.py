@@ -1,4 +1,4 @@
-"""The engine floor's program (copied as `__main__.py` into the floor project by benchmarks.engine_bench).
+"""The engine floor's program (copied with floor_provider.py into the floor project by benchmarks.engine_bench).
 
 It registers the resources the real program registers for the same stack (the same types, names,
 parents, protect and inputs, read from resources.json, recorded by the offline evaluation) with
@@ -9,27 +9,10 @@ then the floor the real program's runs are divided by.
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
-
-
-class Nothing(ResourceProvider):
-    """Creates, reads and diffs without calling anything; a diff never finds a change."""
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=str(props.get("bucket", "floor")), outs=props)
-
-    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=False)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=news)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_=id_, outs=props)
-
+from floor_provider import Nothing
+from pulumi.dynamic import Resource
 
 NOTHING = Nothing()
 CLASSES: dict[str, type[Resource]] = {}
