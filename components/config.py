@@ -63,7 +63,7 @@ LOOPBACK_ORIGIN_RULE = (
 ENDPOINT_RULE = "use http(s)://host[:port] with no path or query"
 _ORIGIN = re.compile(r"https://(?P<host>[^:/?#@\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?")
 _LOOPBACK_ORIGIN = re.compile(r"http://(?:localhost|127\.0\.0\.1)(?::(?P<port>[0-9]{1,5}))?")
-_ENDPOINT = re.compile(r"(?:https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/?#@\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?/?")
+_ENDPOINT = re.compile(r"(?:https?)://(?P<host>\[[^\[\]/?#@\s]+\]|[^:/?#@\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?/?")
 _ANY_PORT = re.compile(r"[a-z]+://[^/?#@\[\]]*(?:\[[^\]]*\])?:(?P<port>[^/?#@\[\]:]*)/?")
 """Any text where a port goes, to name a port that is not a number (`:-1`, `:abc`)."""
 _IPV4_SHAPED = re.compile(r"[0-9.]+")

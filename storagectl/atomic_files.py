@@ -193,15 +193,15 @@ def make_private_dirs(directory: Path) -> None:
             os.chmod(path, 0o700)
 
 
-def _new_file_mode(target: Path, private: bool) -> int:
+def _kept_mode(target: Path, private: bool) -> int | None:
+    """The mode the new file must have: 0600 when private, the replaced file's own; None for a new file
+    that is not private (created 0666, which the umask narrows as for any new file)."""
     if private:
         return 0o600
     try:
         return stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return None
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -234,14 +234,16 @@ def write_atomic(
             current = read_current(path)
             if current is None or current != expected.encode("utf-8"):
                 raise ConcurrentChange(str(path))
-        mode = _new_file_mode(path, private)
+        mode = _kept_mode(path, private)
         temp = temp_path(path)
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(temp, flags, 0o666 if mode is None else mode)
         try:
             try:
-                os.fchmod(fd, mode)  # the umask may have taken bits off
+                if mode is not None:
+                    os.fchmod(fd, mode)  # exactly this mode: the umask may have taken bits off
                 view = memoryview(data)
                 while view:
                     written = os.write(fd, view)

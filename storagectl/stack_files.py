@@ -71,14 +71,14 @@ class StackFile:
 
 
 def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except (ValueError, OSError, RuntimeError):
-        # RuntimeError: Path.resolve on a symlink loop (Python < 3.13).
+    """`path` for messages: relative to the working directory where it is inside it, as given (not
+    through its symlinks, which may be dangling or a loop) where possible."""
+    for absolute in (lambda: Path(os.path.abspath(path)), path.resolve):
         try:
-            return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+            return str(absolute().relative_to(Path.cwd()))
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: resolve() on a symlink loop (Python < 3.13)
+            continue
+    return str(path)
 
 
 def project_root() -> Path:
