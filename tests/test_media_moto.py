@@ -490,3 +490,21 @@ def test_a_dry_run_counts_what_it_would_copy_and_delete_in_words_and_exact_bytes
     (one / "public" / "a.txt").write_bytes(b"x")
     single = media(deployed, tmp_path, "push", "acme-live", str(one), "--dry-run")
     assert "would copy 1 object (1 byte), 0 unchanged, would delete 0 objects, 0 failed" in single.stdout
+
+
+def test_refuses_to_write_a_folder_another_run_is_writing(deployed: Deployment, tmp_path: Path) -> None:
+    import fcntl
+
+    assert media(deployed, tmp_path, "push", "acme-live", str(media_folder(tmp_path / "media"))).exit_code == 0
+    target = tmp_path / "pulled"
+    target.mkdir()
+    holder = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as a running pull holds it
+        result = media(deployed, tmp_path, "pull", "acme-live", str(target))
+    finally:
+        os.close(holder)
+    assert result.exit_code == 2
+    assert one_line(result) == f"{target}: another storagectl media run is writing it; wait for it"
+    assert list(target.iterdir()) == []
+    assert media(deployed, tmp_path, "pull", "acme-live", str(target)).exit_code == 0, "free once the lock is gone"

@@ -150,10 +150,14 @@ Progress = Callable[[str, int], None]
 def run(job: Job, progress: Progress | None = None) -> Summary:
     destination = job.destination
     try:
-        if isinstance(destination, DirStore) and not job.dry_run and not destination.lock():
-            raise MediaError([f"{destination.root}: another storagectl media run is writing this folder; wait for it"])
+        locking = f"{destination.root}: locking the folder for this run" if isinstance(destination, DirStore) else ""
+        if isinstance(destination, DirStore) and not job.dry_run and not storage_step(locking, destination.lock):
+            raise MediaError([f"{destination.root}: another storagectl media run is writing it; wait for it"])
         if isinstance(destination, BucketStore) and not job.dry_run and job.journal_dir is not None:
-            destination.journal = upload_journal.UploadJournal(job.journal_dir)
+            journal_dir = job.journal_dir
+            destination.journal = storage_step(
+                f"{journal_dir}: starting this run's upload journal", lambda: upload_journal.UploadJournal(journal_dir)
+            )
         return _run(job, progress)
     finally:
         # What a run learnt of a folder's checksums is kept even if it failed; a dry run writes nothing.
@@ -238,12 +242,13 @@ def _clean_leftovers(job: Job) -> list[str]:
     """Remove what stopped runs left at this destination: partial downloads, incomplete multipart uploads."""
     destination = job.destination
     if isinstance(destination, DirStore):
-        return [f"{path}: a partial download removed" for path in destination.remove_partials()]
+        removed = storage_step(f"{destination.root}: removing partial downloads", destination.remove_partials)
+        return [f"{path}: a partial download removed" for path in removed]
     if job.journal_dir is None:
         return []
     cleaned: list[str] = []
     endpoint, buckets = destination.identity[0], set(destination.buckets.values())
-    with upload_journal.abandoned(job.journal_dir) as journals:
+    with suppress(OSError), upload_journal.abandoned(job.journal_dir) as journals:
         for path, pending in journals:
             left = []
             for item in pending:
