@@ -86,7 +86,7 @@ def test_local_up_starts_the_server_creates_the_storage_and_writes_real_outputs(
 
     again = invoke("local", "up", "--stack", "local")
     assert again.exit_code == 0, again.stderr
-    assert f"using the S3 server answering on {endpoint}" in again.stderr
+    assert f"using the moto server an earlier `storagectl local up` started on {endpoint} (pid " in again.stderr
     assert "stack local: 0 of 3 resources created or updated" in again.stderr
 
 
@@ -145,7 +145,7 @@ def test_local_down_keeps_media_unless_asked_and_stops_only_its_own_server(proje
 
     gone = invoke("local", "down", "--stack", "local", "--delete-media")
     assert gone.exit_code == 0, gone.stderr
-    assert f"deleted 1 object(s) from {PUBLIC}" in gone.stderr
+    assert f"deleted 1 object from {PUBLIC}" in gone.stderr
     assert not _outputs(project).exists()
     assert not server.answers(endpoint), "the server local up started is stopped once empty"
 
@@ -169,7 +169,7 @@ def test_local_status_names_the_server_the_outputs_and_each_bucket(project) -> N
     after = invoke("local", "status", "--stack", "local")
     assert after.exit_code == 0, after.stdout
     assert "(started by local up, pid" in after.stdout
-    assert f"  demo: {PUBLIC}: 0 object(s)" in after.stdout
+    assert f"  demo: {PUBLIC}: 0 objects" in after.stdout
 
 
 @pytest.mark.parametrize("stack", ["aws-eu-central-1", "exoscale-ch-gva-2"])
@@ -215,3 +215,23 @@ def test_the_local_stack_file_is_one_the_pulumi_cli_can_decrypt() -> None:
     document = YAML(typ="safe").load(example_stack("local").read_text(encoding="utf-8"))
     decrypt = _passphrase_crypter(document["encryptionsalt"], "local")
     assert decrypt(document["config"]["site-storage:secret_access_key"]["secure"]) == "testing"
+
+
+def test_the_local_folder_and_the_server_log_are_owner_only_under_umask_000(project, tmp_path: Path) -> None:
+    project, endpoint = project
+    port = endpoint.rsplit(":", 1)[1]
+    previous = os.umask(0)
+    try:
+        assert invoke("local", "up", "--stack", "local").exit_code == 0
+        folder = tmp_path / "media"
+        (folder / "private").mkdir(parents=True)
+        (folder / "private" / "terms.pdf").write_bytes(b"%PDF")
+        assert invoke("media", "push", SITE, str(folder), "--stack", "local").exit_code == 0
+    finally:
+        os.umask(previous)
+    local = project.root / ".local"
+    modes = {
+        path.relative_to(local).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in [local, *local.rglob("*")]
+    }
+    assert {f"s3-server-{port}.log", f"s3-server-{port}.json", "outputs-local.json", "media-uploads"} <= set(modes)
+    assert modes == {name: 0o700 if (local / name).is_dir() else 0o600 for name in modes}

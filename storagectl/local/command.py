@@ -21,11 +21,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackSettings, parse_settings
 from components.generic_s3.connection import Clients, Credentials, region_of
-from storagectl.atomic_files import write_atomic
+from storagectl.atomic_files import locked, write_atomic
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import local_outputs_path
 from storagectl.stack_files import StackFile, display_path
+from storagectl.wording import counted
 
 if TYPE_CHECKING:
     from storagectl.offline import Evaluation, RecordedResource
@@ -115,6 +116,13 @@ def _write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(outputs, indent=2) + "\n", private=True)
 
 
+def _remove_outputs(stack: str) -> None:
+    """Under the file's lock, which also removes a temp file a killed `local up` left beside it."""
+    path = local_outputs_path(stack)
+    with locked(path, private=True):
+        path.unlink(missing_ok=True)
+
+
 def _generic(evaluation: Evaluation) -> list[RecordedResource]:
     return [resource for resource in evaluation.resources if resource.type.startswith("pulumi-python:dynamic/")]
 
@@ -130,11 +138,15 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
         running = server.ensure_server(local.endpoint)
     except server.ServerError as error:
         raise fail([str(error)], EXIT_FAILED) from None
-    say(
-        f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)"
-        if running.started_here
-        else f"using the S3 server answering on {local.endpoint}"
-    )
+    if running.started_here:
+        say(f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)")
+    elif running.pid is not None:
+        say(
+            f"using the moto server an earlier `storagectl local up` started on {local.endpoint} "
+            f"(pid {running.pid}; `storagectl local down` stops it)"
+        )
+    else:
+        say(f"using the S3 server answering on {local.endpoint}")
     try:
         evaluation = local.evaluation()
         steps, _ = provision(evaluation.resources, local.clients())
@@ -168,6 +180,12 @@ def down(
 
     local = _local_stack(stack, access_key_id, secret_access_key)
     if not server.answers(local.endpoint):
+        # A server a stopped `local up` started may not answer yet (or hang): it was recorded, so stop it.
+        pid = server.recorded_pid(local.endpoint)
+        if pid is not None and server.stop_server(local.endpoint):
+            _remove_outputs(stack)  # its buckets were in its memory: gone with it
+            say(f"stopped the moto server `local up` started on {local.endpoint} (pid {pid}); it was not answering")
+            return
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
     evaluation = local.evaluation()
     resources = _generic(evaluation)
@@ -176,7 +194,7 @@ def down(
         for resource in resources:
             if resource.type.endswith(":Bucket"):
                 count = _delete_objects(clients, resource)
-                say(f"deleted {count} object(s) from {resource.inputs['bucket']}")
+                say(f"deleted {counted(count, 'object')} from {resource.inputs['bucket']}")
     steps = deprovision(resources, clients)
     kept = [step for step in steps if step.action != DELETE]
     for step in steps:
@@ -186,9 +204,9 @@ def down(
         )
     if kept:
         hint = f"`storagectl local down --stack {stack} --delete-media` deletes the media too"
-        say(f"kept {len(kept)} resource(s); {hint}")
+        say(f"kept {counted(len(kept), 'resource')}; {hint}")
         raise typer.Exit(EXIT_FAILED)
-    local_outputs_path(stack).unlink(missing_ok=True)
+    _remove_outputs(stack)
     s3 = clients.s3(local.opened.settings.region)
     if not s3.list_buckets().get("Buckets") and server.stop_server(local.endpoint):
         say(f"stopped the moto server on {local.endpoint} that `local up` started (it held no buckets)")
@@ -235,7 +253,11 @@ def status(
         name = resource.inputs["bucket"]
         try:
             count = s3.list_objects_v2(Bucket=name).get("KeyCount", 0) if up_now else None
-            state = f"{count}{'+' if count == 1000 else ''} object(s)" if count is not None else "unknown"
+            state = (
+                f"{count}{'+' if count == 1000 else ''} object{'' if count == 1 else 's'}"
+                if count is not None
+                else "unknown"
+            )
         except (ClientError, BotoCoreError):
             state, missing = "missing", missing + 1
         typer.echo(f"  {resource.site}: {name}: {state}")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from storagectl.verify import django_calls
 from storagectl.verify.checks import (
+    PROBE_PREFIX,
     PresentCheck,
     Probe,
     anonymous_read,
@@ -21,7 +25,7 @@ from storagectl.verify.checks import (
     isolation,
     signed_url,
 )
-from storagectl.verify.clients import Clients
+from storagectl.verify.clients import Clients, ProbeLedger
 from storagectl.verify.config_checks import check_access_block, check_cors, check_ownership, check_tls_only
 from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.results import (
@@ -39,9 +43,12 @@ from storagectl.verify.results import (
     PRIVATE_SIGNED_URL,
     PRIVATE_TLS_ONLY,
     PUBLIC_ANONYMOUS_READ,
+    PUBLIC_READ_WRITE,
     SKIP,
     CheckResult,
+    describe,
 )
+from storagectl.wording import counted
 
 DEFAULT_CONCURRENCY = 16
 NOT_WRITTEN = "not checked: the probe object could not be written (see {check})"
@@ -179,7 +186,8 @@ def run_checks(
     for site in plan.sites:
         if site.slug in targets:
             attackers.setdefault(targets[site.slug].slug, []).append(site)
-    clients = Clients(operator, pool_connections=concurrency)
+    ledger = ProbeLedger(PROBE_PREFIX)
+    clients = Clients(operator, pool_connections=concurrency, ledger=ledger)
     undeployed = f"in the stack config but not in the stack outputs: run `pulumi up` for stack {plan.stack}"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
     results += [_isolation_not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
@@ -195,5 +203,75 @@ def run_checks(
                 results.append(CheckResult(slug, DEPLOYED, FAIL, f"checks stopped: {type(error).__name__}: {error}"))
             if on_site_done is not None:
                 on_site_done(slug)
+    results = _swept(plan, clients, ledger, results)
     order = {slug: index for index, slug in enumerate([*plan.undeployed, *(site.slug for site in plan.sites)])}
     return sorted(results, key=lambda r: (order.get(r.site, len(order)), CHECK_ORDER.index(r.check)))
+
+
+def _swept(plan: VerifyPlan, clients: Clients, ledger: ProbeLedger, results: list[CheckResult]) -> list[CheckResult]:
+    """Remove what the ledger says may be left (a lost answer, a retried upload), and say so in the owner's check.
+
+    A removal that fails names the object or upload and fails the check: verify never leaves
+    a probe behind without saying where.
+    """
+    objects, uploads = ledger.left()
+    if not objects and not uploads:
+        return results
+    owners: dict[str, tuple[SiteTarget, str]] = {}
+    for site in plan.sites:
+        owners[site.public.name] = (site, "public")
+        if site.private is not None:
+            owners[site.private.name] = (site, "private")
+    said: dict[tuple[str, str], list[str]] = {}
+    failed: set[tuple[str, str]] = set()
+    for bucket, key in objects:
+        if bucket not in owners:
+            continue
+        site, role = owners[bucket]
+        where = (site.slug, PUBLIC_READ_WRITE if role == "public" else PRIVATE_READ_WRITE)
+        try:
+            clients.for_key(site, site.credentials).delete_object(Bucket=bucket, Key=key)
+            said.setdefault(where, []).append(
+                f"removed s3://{bucket}/{key}, which a request whose answer was lost may have written"
+            )
+        except (ClientError, BotoCoreError) as error:
+            failed.add(where)
+            said.setdefault(where, []).append(
+                f"probe object s3://{bucket}/{key} may be left (a request whose answer was lost may have written it) "
+                f"and could not be removed: {describe(error)}"
+            )
+    for bucket, key in uploads:
+        if bucket not in owners:
+            continue
+        site, role = owners[bucket]
+        where = (site.slug, DJANGO_CALL_CHECKS[role][2])
+        client = clients.for_key(site, site.credentials)
+        try:
+            listed = client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+            ids = [upload["UploadId"] for upload in listed if upload.get("Key") == key]
+            for upload_id in ids:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as error:
+            failed.add(where)
+            said.setdefault(where, []).append(
+                f"multipart uploads of s3://{bucket}/{key} may be left open and could not be aborted: {describe(error)}"
+            )
+            continue
+        if ids:
+            said.setdefault(where, []).append(
+                f"aborted {counted(len(ids), 'incomplete multipart upload')} of s3://{bucket}/{key} "
+                "that a failed or retried request left"
+            )
+    swept = []
+    for result in results:
+        notes = said.pop((result.site, result.check), None)
+        if notes is None:
+            swept.append(result)
+            continue
+        status = FAIL if (result.site, result.check) in failed else result.status
+        swept.append(replace(result, status=status, reason="; ".join([result.reason, *notes])))
+    swept += [
+        CheckResult(site, check, FAIL if (site, check) in failed else SKIP, "; ".join(notes))
+        for (site, check), notes in said.items()
+    ]
+    return swept

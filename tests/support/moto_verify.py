@@ -34,6 +34,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3.models import FakeBucket
 from moto.server import ThreadedMotoServer
 
+from storagectl.local.moto_gaps import gaps_closed as local_server_gaps_closed
 from storagectl.offline import Evaluation
 from storagectl.stack_files import SECRET_PLACEHOLDER
 from storagectl.verify.checks import PROBE_PREFIX
@@ -87,12 +88,14 @@ def _authorize_signed_only(self: Any, iam_request_cls: type, resource: str = "*"
 
 @contextmanager
 def moto_gaps_closed() -> Iterator[None]:
-    """Apply the two patches described in the module docstring; undo them on exit."""
+    """Apply the two patches described in the module docstring, and those the local server applies
+    (storagectl/local/moto_gaps.py: anonymous listings, upload start times); undo them on exit."""
     original_permission = FakeBucket.get_permission
     FakeBucket.get_permission = _permission_over_tls  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_signed_only  # type: ignore[method-assign]
     try:
-        yield
+        with local_server_gaps_closed():
+            yield
     finally:
         FakeBucket.get_permission = original_permission  # type: ignore[method-assign]
         ActionAuthenticatorMixin._authenticate_and_authorize_action = _original_authorize  # type: ignore[method-assign]
