@@ -205,7 +205,8 @@ class MediaBackups(pulumi.ComponentResource):
             opts=child,
         )
         key = aws.iam.AccessKey(f"{NAME}-writer-key", user=user.name, opts=child)
-        return pulumi.Output.all(key.id, pulumi.Output.secret(key.secret))
+        secret: pulumi.Input[str] = key.secret
+        return pulumi.Output.all(key.id, pulumi.Output.secret(secret))
 
     def _generic_bucket(self) -> pulumi.CustomResource:
         args = self._args
