@@ -331,8 +331,9 @@ def prune(
                 out.print(f"failed: {line}", markup=False)
             out.print(
                 f"site {result.site}: kept {counted(len(result.kept), 'set')}, "
-                f"{verb} {counted(len(result.removed), 'set')} and {counted(len(result.stale), 'incomplete set')}, {counted(len(result.in_progress), 'set')} in "
-                f"progress left alone; {verb} {counted(result.blobs_deleted, 'stored object')} "
+                f"{verb} {counted(len(result.removed), 'set')} and {counted(len(result.stale), 'incomplete set')}, "
+                f"{counted(len(result.in_progress), 'set')} in progress left alone; "
+                f"{verb} {counted(result.blobs_deleted, 'stored object')} "
                 f"({size(result.bytes_deleted)}) no kept set needs",
                 markup=False,
             )
