@@ -43,8 +43,6 @@ from storagectl.media.manifest import ManifestError
 from storagectl.verify.results import describe
 
 STALE_AFTER = timedelta(days=1)
-DELETE_BATCH = 1000
-"""DeleteObjects takes up to 1,000 keys per request."""
 
 
 @dataclass
@@ -164,20 +162,16 @@ def _missing(error: ClientError) -> bool:
 
 
 def _delete_keys(target: BackupTarget, keys: list[str], result: SitePrune) -> None:
-    for start in range(0, len(keys), DELETE_BATCH):
-        batch = keys[start : start + DELETE_BATCH]
+    # One DeleteObject per key rather than DeleteObjects: moto 5.2.5 authorizes DeleteObjects against the
+    # bucket instead of each object, and a daily prune deletes about a day's changes, not thousands.
+    for key in keys:
         try:
-            answer = target.client.delete_objects(
-                Bucket=target.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
-            )
-        except (ClientError, BotoCoreError) as error:
-            result.failed.append(f"s3://{target.bucket}: deleting {len(batch)} objects: {describe(error)}")
-            continue
-        for problem in answer.get("Errors", []):
-            result.failed.append(
-                f"s3://{target.bucket}/{problem.get('Key')}: not deleted: "
-                f"{problem.get('Code')} {problem.get('Message')}"
-            )
+            target.client.delete_object(Bucket=target.bucket, Key=key)
+        except ClientError as error:
+            if not _missing(error):
+                result.failed.append(f"s3://{target.bucket}/{key}: not deleted: {describe(error)}")
+        except BotoCoreError as error:
+            result.failed.append(f"s3://{target.bucket}/{key}: not deleted: {describe(error)}")
 
 
 def _reason(error: Exception) -> str:

@@ -36,14 +36,16 @@ class SiteKey:
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ID": rule["id"],
-        "Status": rule["status"],
-        "Filter": {"Prefix": ""},
-        "AbortIncompleteMultipartUpload": {
+    converted: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"], "Filter": {"Prefix": ""}}
+    if "abortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"])
-        },
-    }
+        }
+    if "noncurrentVersionExpiration" in rule:  # the backup bucket's, with object lock
+        days = int(rule["noncurrentVersionExpiration"]["noncurrentDays"])
+        converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+        converted["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+    return converted
 
 
 def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +76,8 @@ def apply_resources(resources: list[RecordedResource], s3: Any, iam: Any | None 
         if kind == "aws:s3/bucket:Bucket":
             region = s3.meta.region_name
             location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-            s3.create_bucket(Bucket=inputs["bucket"], **location)
+            lock = {"ObjectLockEnabledForBucket": True} if inputs.get("objectLockEnabled") else {}
+            s3.create_bucket(Bucket=inputs["bucket"], **location, **lock)
         elif kind == "aws:s3/bucketOwnershipControls:BucketOwnershipControls":
             s3.put_bucket_ownership_controls(
                 Bucket=inputs["bucket"],
@@ -123,8 +126,17 @@ def apply_resources(resources: list[RecordedResource], s3: Any, iam: Any | None 
             iam.put_user_policy(UserName=inputs["user"], PolicyName=resource.name, PolicyDocument=inputs["policy"])
         elif kind == "aws:iam/accessKey:AccessKey" and iam is not None:
             created = iam.create_access_key(UserName=inputs["user"])["AccessKey"]
-            assert resource.site is not None
-            keys[resource.site] = SiteKey(created["AccessKeyId"], created["SecretAccessKey"])
+            # A site's key under its slug; the stack's own (the backup writer's) under its resource name.
+            keys[resource.site or resource.name] = SiteKey(created["AccessKeyId"], created["SecretAccessKey"])
+        elif kind == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
+            retention = inputs["rule"]["defaultRetention"]
+            s3.put_object_lock_configuration(
+                Bucket=inputs["bucket"],
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": retention["mode"], "Days": int(retention["days"])}},
+                },
+            )
         elif kind.startswith(("pulumi:providers:", "exoscale:")):
             continue  # providers create nothing; moto has no Exoscale IAM (tests/test_exoscale_iam.py)
         else:
