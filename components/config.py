@@ -571,7 +571,7 @@ def _parse_backups(p: _Problems, value: Any, region: Region | None) -> BackupSet
         return None
     raw = _json_mapping(value)
     if not isinstance(raw, Mapping):
-        p.bad("backups", value, TOP_LEVEL_RULES["backups"])
+        p.bad("backups", raw, TOP_LEVEL_RULES["backups"])
         return None
     p.unknown_keys("backups", raw, BACKUP_KEYS)
     raw = p.without_empty("backups", raw, BACKUP_RULES)
