@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,24 @@ def test_the_writer_policy_passes_its_rule_and_a_wider_one_is_refused() -> None:
     )
     assert any("s3:PutObject on arn:aws:s3:::acme-media-*-public" in message for message in messages)
     assert any("names arn:aws:s3:::other/*" in message for message in messages)
+
+
+def test_the_docs_state_the_limits_names_and_defaults_the_code_applies() -> None:
+    from components.config import OBJECT_LOCK_DAYS_LIMIT, RETENTION_LIMIT, Retention
+    from storagectl.media.backup_sets import IN_PROGRESS_NAME, SET_TIME_FORMAT
+    from storagectl.media.manifest import MANIFEST_NAME
+    from storagectl.media.privacy import SAMPLE_PRIVATE, SAMPLE_PUBLIC
+    from storagectl.media.prune import STALE_AFTER
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    configuration = " ".join((docs / "configuration.md").read_text(encoding="utf-8").split())
+    media = " ".join((docs / "media.md").read_text(encoding="utf-8").split())
+    default = Retention()
+    assert f"| {default.daily}, {default.weekly}, {default.monthly} |" in configuration
+    assert f"whole numbers 0 to {RETENTION_LIMIT}" in configuration
+    assert f"1 to {OBJECT_LOCK_DAYS_LIMIT}" in configuration
+    assert f"<site>/sets/<UTC time>/{IN_PROGRESS_NAME}" in media and f"<site>/sets/<UTC time>/{MANIFEST_NAME}" in media
+    assert STALE_AFTER.days == 1 and "started less than a day ago" in media
+    assert f"anonymous GETs of up to {SAMPLE_PRIVATE + SAMPLE_PUBLIC} bodies" in media
+    assert datetime(2026, 12, 1, 2, tzinfo=UTC).strftime(SET_TIME_FORMAT) == "20261201T020000Z"
+    assert "(`20261201T020000Z`;" in media
