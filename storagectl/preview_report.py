@@ -38,7 +38,8 @@ def preview_document(evaluation: Evaluation) -> dict[str, Any]:
         "region": settings.region.id,
         "endpoint_url": settings.region.endpoint_url,
         "sites": sites,
-        "backups": backups_document(evaluation),
+        # Only for a stack that declares site-storage:backups: every other stack's document keeps its shape.
+        **({"backups": backups} if (backups := backups_document(evaluation)) is not None else {}),
         "resources": [resource.as_dict() for resource in evaluation.resources],
     }
 
