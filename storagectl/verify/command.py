@@ -67,10 +67,11 @@ def verify(
       (v1 list), a multipart upload and an aborted one, with the site's checksum settings;
     - the public probe loads anonymously at MEDIA_URL;
     - the private probe is refused anonymously and loads through a signed URL;
+    - neither bucket lists its keys to an anonymous GET;
     - the public bucket's CORS equals the stack config (none when none is declared), read with the
       operator's key (the stack's) where sites have keys of their own;
     - the private bucket has its access block, ownership controls and TLS-only policy (AWS);
-    - its key is refused on the next site's private bucket.
+    - its key is refused on every other site's private bucket of the stack (also with SITE given).
     """
     from components.config import ConfigError
     from storagectl.stack_files import read_stack_file, stack_path

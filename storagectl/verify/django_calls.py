@@ -165,7 +165,8 @@ def multipart(site: str, role: str, client: Any, bucket: BucketTarget, request_c
             client.list_parts(Bucket=bucket.name, Key=aborted, UploadId=aborted_id)
             failure = failure or "the aborted upload still lists its parts"
         except ClientError as error:
-            if error_code(error) != "NoSuchUpload":
+            # Ceph RGW 16.2 answers NoSuchKey (404) for an upload that is gone, aborted or never begun.
+            if error_code(error) not in ("NoSuchUpload", "NoSuchKey"):
                 raise
     except (ClientError, BotoCoreError) as error:
         failure = f"{step} failed: {describe(error)}"

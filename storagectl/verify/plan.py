@@ -64,11 +64,13 @@ class VerifyPlan:
     sites: tuple[SiteTarget, ...]
     undeployed: tuple[str, ...] = ()
     """Sites in the stack config that the outputs do not have yet."""
+    others: tuple[SiteTarget, ...] = ()
+    """The stack's other deployed sites: not checked, but their private buckets must refuse the checked sites' keys."""
 
     def secrets(self) -> list[str]:
         """Every credential string that must never be printed, in the forms it could appear."""
         values: set[str] = set()
-        for site in self.sites:
+        for site in (*self.sites, *self.others):
             for value in (site.credentials.key_id, site.credentials.secret):
                 values.update({value, quote(value, safe="")})
         return sorted((value for value in values if value), key=len, reverse=True)
@@ -80,7 +82,7 @@ def build_plan(
     selected: Sequence[str] = (),
     endpoint_url: str | None = None,
 ) -> VerifyPlan:
-    """One target per selected site (all of the stack's sites when none are named)."""
+    """One target per selected site (all of the stack's sites when none are named), and one per other deployed site."""
     declared = {site.slug: site for site in settings.sites}
     unknown = [slug for slug in selected if slug not in declared]
     if unknown:
@@ -88,14 +90,17 @@ def build_plan(
         raise PlanError([f"{settings.source}: no site {slug!r} in this stack; its sites: {known}" for slug in unknown])
     slugs = list(dict.fromkeys(selected)) if selected else list(declared)
     targets: list[SiteTarget] = []
+    others: list[SiteTarget] = []
     undeployed: list[str] = []
-    for slug in slugs:
+    for slug in dict.fromkeys([*slugs, *declared]):
         facts = outputs.sites.get(slug)
         block = outputs.site_settings.get(slug)
         if facts is None or block is None:
-            undeployed.append(slug)
+            if slug in slugs:
+                undeployed.append(slug)
             continue
-        targets.append(_target(slug, facts, block, declared[slug].cors, endpoint_url))
+        target = _target(slug, facts, block, declared[slug].cors, endpoint_url)
+        (targets if slug in slugs else others).append(target)
     return VerifyPlan(
         stack=settings.stack,
         region_id=settings.region.id,
@@ -103,6 +108,7 @@ def build_plan(
         shared_credential=settings.shares_one_credential,
         sites=tuple(targets),
         undeployed=tuple(undeployed),
+        others=tuple(others),
     )
 
 

@@ -17,6 +17,7 @@ NOT_APPLICABLE = "n/a"
 DEPLOYED = "deployed"
 PUBLIC_READ_WRITE = "public.read-write"
 PUBLIC_ANONYMOUS_READ = "public.anonymous-read"
+PUBLIC_ANONYMOUS_LIST = "public.anonymous-list"
 PUBLIC_EXISTS = "public.exists"
 PUBLIC_LISTDIR = "public.listdir"
 PUBLIC_MULTIPART = "public.multipart"
@@ -25,12 +26,14 @@ PRIVATE_EXISTS = "private.exists"
 PRIVATE_LISTDIR = "private.listdir"
 PRIVATE_MULTIPART = "private.multipart"
 PRIVATE_ANONYMOUS_REFUSED = "private.anonymous-refused"
+PRIVATE_ANONYMOUS_LIST = "private.anonymous-list"
 PRIVATE_SIGNED_URL = "private.signed-url"
 CORS = "cors"
 PRIVATE_ACCESS_BLOCK = "private.access-block"
 PRIVATE_OWNERSHIP = "private.ownership"
 PRIVATE_TLS_ONLY = "private.tls-only"
 ISOLATION = "isolation"
+ANONYMOUS_LIST_CHECKS = {"public": PUBLIC_ANONYMOUS_LIST, "private": PRIVATE_ANONYMOUS_LIST}
 # Per bucket role: what django-storages does besides put/get/delete (exists, listdir, large uploads).
 DJANGO_CALL_CHECKS = {
     "public": (PUBLIC_EXISTS, PUBLIC_LISTDIR, PUBLIC_MULTIPART),
@@ -43,11 +46,13 @@ CHECK_ORDER = (
     PUBLIC_LISTDIR,
     PUBLIC_MULTIPART,
     PUBLIC_ANONYMOUS_READ,
+    PUBLIC_ANONYMOUS_LIST,
     PRIVATE_READ_WRITE,
     PRIVATE_EXISTS,
     PRIVATE_LISTDIR,
     PRIVATE_MULTIPART,
     PRIVATE_ANONYMOUS_REFUSED,
+    PRIVATE_ANONYMOUS_LIST,
     PRIVATE_SIGNED_URL,
     CORS,
     PRIVATE_ACCESS_BLOCK,
@@ -67,7 +72,10 @@ class CheckResult:
     site: str
     check: str
     status: str
+    """PASS, FAIL, SKIP or NOT_APPLICABLE: `status` in the JSON records and in the table alike."""
     reason: str
+    subject: str = ""
+    """The other site an isolation result is about (one per site tried); merged away before printing."""
 
     @property
     def ok(self) -> bool:

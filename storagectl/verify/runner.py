@@ -10,21 +10,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from storagectl.verify import django_calls
+from storagectl.verify import django_calls, isolation
 from storagectl.verify.checks import (
     PresentCheck,
     Probe,
+    anonymous_list,
     anonymous_read,
     anonymous_refused,
+    bucket_acl_note,
     bucket_round_trip,
     guarded,
-    isolation,
     signed_url,
 )
 from storagectl.verify.clients import Clients
 from storagectl.verify.config_checks import check_access_block, check_cors, check_ownership, check_tls_only
 from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.results import (
+    ANONYMOUS_LIST_CHECKS,
     CHECK_ORDER,
     CORS,
     DEPLOYED,
@@ -33,6 +35,7 @@ from storagectl.verify.results import (
     ISOLATION,
     NOT_APPLICABLE,
     PRIVATE_ACCESS_BLOCK,
+    PRIVATE_ANONYMOUS_LIST,
     PRIVATE_ANONYMOUS_REFUSED,
     PRIVATE_OWNERSHIP,
     PRIVATE_READ_WRITE,
@@ -45,31 +48,6 @@ from storagectl.verify.results import (
 
 DEFAULT_CONCURRENCY = 16
 NOT_WRITTEN = "not checked: the probe object could not be written (see {check})"
-
-
-def isolation_targets(plan: VerifyPlan) -> dict[str, SiteTarget]:
-    """Each site's key is tried on the next site's private bucket in a ring: n pairs, not n^2."""
-    sites = plan.sites
-    targets: dict[str, SiteTarget] = {}
-    if plan.shared_credential:
-        return targets
-    for index, site in enumerate(sites):
-        for step in range(1, len(sites)):
-            candidate = sites[(index + step) % len(sites)]
-            if candidate.private is not None and candidate.credentials.key_id != site.credentials.key_id:
-                targets[site.slug] = candidate
-                break
-    return targets
-
-
-def _isolation_not_applicable(plan: VerifyPlan, slug: str) -> CheckResult:
-    if plan.shared_credential:
-        reason = "the stack's sites share one key (site_credentials: shared): isolation is not promised"
-    elif len(plan.sites) < 2:
-        reason = "fewer than two sites checked: nothing to isolate from"
-    else:
-        reason = "no other checked site has a private bucket to try this site's key on"
-    return CheckResult(slug, ISOLATION, NOT_APPLICABLE, reason)
 
 
 def check_site(plan: VerifyPlan, site: SiteTarget, attackers: list[SiteTarget], clients: Clients) -> list[CheckResult]:
@@ -86,12 +64,20 @@ def check_site(plan: VerifyPlan, site: SiteTarget, attackers: list[SiteTarget], 
     for owner, name, _ in present:
         results.append(done.get((owner, name)) or CheckResult(owner, name, SKIP, NOT_WRITTEN.format(check=rw.check)))
     results.append(_multipart(site, "public", own, site.public, written=bool(done)))
+    results.append(_anonymous_list(plan, site, "public", own, clients))
 
     if site.private is not None:
         results += _private_bucket(site, own, attackers, clients)
+        results.append(_anonymous_list(plan, site, "private", own, clients))
     else:
         reason = "the site has no private bucket (private: false)"
-        checks = (PRIVATE_READ_WRITE, *DJANGO_CALL_CHECKS["private"], PRIVATE_ANONYMOUS_REFUSED, PRIVATE_SIGNED_URL)
+        checks = (
+            PRIVATE_READ_WRITE,
+            *DJANGO_CALL_CHECKS["private"],
+            PRIVATE_ANONYMOUS_REFUSED,
+            PRIVATE_ANONYMOUS_LIST,
+            PRIVATE_SIGNED_URL,
+        )
         results += [CheckResult(site.slug, check, NOT_APPLICABLE, reason) for check in checks]
 
     results += _configuration(plan, site, own, clients)
@@ -102,7 +88,7 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
     assert site.private is not None
 
     def attack(attacker: SiteTarget) -> Callable[[Probe | None], CheckResult]:
-        return lambda probe: isolation(attacker, clients.for_key(site, attacker.credentials), site, probe, own)
+        return lambda probe: isolation.attempt(attacker, clients, site, probe, own)
 
     present: list[PresentCheck] = [
         *_django_present(site, "private", own),
@@ -118,7 +104,7 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
         elif name == ISOLATION:
             # Without the probe, list and put can still be shown refused.
             attacker = next(a for a in attackers if a.slug == owner)
-            results.append(guarded(owner, name, attack(attacker), None))
+            results.append(attack(attacker)(None))
         else:
             results.append(CheckResult(owner, name, SKIP, NOT_WRITTEN.format(check=rw.check)))
     return results
@@ -131,6 +117,15 @@ def _django_present(site: SiteTarget, role: str, own: Any) -> list[PresentCheck]
         (site.slug, exists, lambda probe: django_calls.exists(site.slug, role, own, probe)),
         (site.slug, listdir, lambda probe: django_calls.listdir(site.slug, role, own, probe)),
     ]
+
+
+def _anonymous_list(plan: VerifyPlan, site: SiteTarget, role: str, own: Any, clients: Clients) -> CheckResult:
+    bucket = site.public if role == "public" else site.private
+    assert bucket is not None
+    # Only where no bucket policy can grant a listing does the ACL tell the whole story.
+    config = own if plan.shared_credential else clients.operator(site)
+    note = (lambda: "") if plan.capabilities.bucket_policies else (lambda: bucket_acl_note(config, bucket.name))
+    return guarded(site.slug, ANONYMOUS_LIST_CHECKS[role], anonymous_list, site, role, bucket, note)
 
 
 def _multipart(site: SiteTarget, role: str, own: Any, bucket: BucketTarget, *, written: bool) -> CheckResult:
@@ -174,26 +169,30 @@ def run_checks(
     on_site_done: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
     """Every check of every site in the plan, in report order."""
-    targets = isolation_targets(plan)
-    attackers: dict[str, list[SiteTarget]] = {}
-    for site in plan.sites:
-        if site.slug in targets:
-            attackers.setdefault(targets[site.slug].slug, []).append(site)
+    targets = isolation.isolation_targets(plan)
+    attackers = isolation.attackers_by_target(plan)
     clients = Clients(operator, pool_connections=concurrency)
     undeployed = f"in the stack config but not in the stack outputs: run `pulumi up` for stack {plan.stack}"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
-    results += [_isolation_not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
+    results += [isolation.not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
         futures = {
             pool.submit(check_site, plan, site, attackers.get(site.slug, []), clients): site.slug for site in plan.sites
         }
-        for future in as_completed(futures):
-            slug = futures[future]
+        # Sites not checked whose private buckets the checked keys must not reach (`verify SITE`).
+        others = {
+            pool.submit(isolation.try_on_other_site, other, attackers[other.slug], clients): other.slug
+            for other in plan.others
+            if other.slug in attackers
+        }
+        for future in as_completed([*futures, *others]):
+            slug = futures.get(future) or others[future]
             try:
                 results += future.result()
             except Exception as error:  # a bug in a check must not hide the other sites' results
                 results.append(CheckResult(slug, DEPLOYED, FAIL, f"checks stopped: {type(error).__name__}: {error}"))
-            if on_site_done is not None:
+            if on_site_done is not None and future in futures:
                 on_site_done(slug)
     order = {slug: index for index, slug in enumerate([*plan.undeployed, *(site.slug for site in plan.sites)])}
+    results = isolation.merged(results)
     return sorted(results, key=lambda r: (order.get(r.site, len(order)), CHECK_ORDER.index(r.check)))
