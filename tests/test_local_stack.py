@@ -82,7 +82,14 @@ def test_local_up_starts_the_server_creates_the_storage_and_writes_real_outputs(
         "the server's key, not a placeholder"
     )
     assert options["endpoint_url"] == endpoint
-    assert "MEDIA_URL=" in result.stdout and "STORAGES=" in result.stdout
+    # Where the settings are and how to print them; never the keys themselves.
+    assert result.stdout == ""
+    assert "testing" not in result.stdout + result.stderr, "the server's key"
+    assert "wrote the stack outputs to .local/outputs-local.json (mode 0600, git-ignored)" in result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "each site's Django settings (they hold the server's key: keep them in .local/, out of git and logs):",
+        "  storagectl settings demo --stack local --format env > .local/demo.env",
+    ]
 
     again = invoke("local", "up", "--stack", "local")
     assert again.exit_code == 0, again.stderr
@@ -154,14 +161,22 @@ def test_local_down_keeps_media_unless_asked_and_stops_only_its_own_server(proje
     s3.put_object(Bucket=PUBLIC, Key="uploads/keep.jpg", Body=b"media")
     kept = invoke("local", "down", "--stack", "local")
     assert kept.exit_code == 1
-    assert "holds objects" in kept.stderr and "--delete-media" in kept.stderr
+    # The next step is this command's option (after a backup), not the provider's "run the update again".
+    assert f"kept demo-public: bucket {PUBLIC} holds objects, and local down deletes no media unasked" in (
+        kept.stderr.splitlines()
+    )
+    assert kept.stderr.splitlines()[-1] == (
+        "kept 1 resource. To delete the media too: back it up first if it matters "
+        "(`storagectl media backup demo --stack local`), then run `storagectl local down --stack local --delete-media`"
+    )
+    assert "update again" not in kept.stderr
     assert s3.get_object(Bucket=PUBLIC, Key="uploads/keep.jpg")["Body"].read() == b"media"
     assert server.answers(endpoint), "a server holding media keeps running"
     assert _outputs(project).exists()
 
     gone = invoke("local", "down", "--stack", "local", "--delete-media")
     assert gone.exit_code == 0, gone.stderr
-    assert f"deleted 1 object(s) from {PUBLIC}" in gone.stderr
+    assert f"deleted 1 object from {PUBLIC}" in gone.stderr
     assert not _outputs(project).exists()
     assert not server.answers(endpoint), "the server local up started is stopped once empty"
 
@@ -185,7 +200,7 @@ def test_local_status_names_the_server_the_outputs_and_each_bucket(project) -> N
     after = invoke("local", "status", "--stack", "local")
     assert after.exit_code == 0, after.stdout
     assert "(started by local up, pid" in after.stdout
-    assert f"  demo: {PUBLIC}: 0 object(s)" in after.stdout
+    assert f"  demo: {PUBLIC}: 0 objects" in after.stdout
 
 
 @pytest.mark.parametrize("stack", ["aws-eu-central-1", "exoscale-ch-gva-2"])

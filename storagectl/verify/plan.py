@@ -10,6 +10,7 @@ from urllib.parse import quote
 from components.config import CorsRule, StackSettings
 from components.django_settings import BOTOCORE_DEFAULT_CHECKSUMS
 from components.regions import Capabilities
+from storagectl.local_outputs import is_local_stack, local_up_command
 from storagectl.verify.outputs import StackOutputs
 
 
@@ -66,6 +67,8 @@ class VerifyPlan:
     """Sites in the stack config that the outputs do not have yet."""
     others: tuple[SiteTarget, ...] = ()
     """The stack's other deployed sites: not checked, but their private buckets must refuse the checked sites' keys."""
+    deploy_command: str = ""
+    """What brings the outputs up to the stack file: `pulumi up`, or `storagectl local up` for a local stack."""
 
     def secrets(self) -> list[str]:
         """Every credential string that must never be printed, in the forms it could appear."""
@@ -84,11 +87,11 @@ def build_plan(
 ) -> VerifyPlan:
     """One target per selected site (all of the stack's sites when none are named), and one per other deployed site."""
     declared = {site.slug: site for site in settings.sites}
-    unknown = [slug for slug in selected if slug not in declared]
+    unknown = unknown_sites(settings, selected)
     if unknown:
-        known = ", ".join(declared) or "none"
-        raise PlanError([f"{settings.source}: no site {slug!r} in this stack; its sites: {known}" for slug in unknown])
+        raise PlanError(unknown)
     slugs = list(dict.fromkeys(selected)) if selected else list(declared)
+    chosen = set(slugs)
     targets: list[SiteTarget] = []
     others: list[SiteTarget] = []
     undeployed: list[str] = []
@@ -96,11 +99,11 @@ def build_plan(
         facts = outputs.sites.get(slug)
         block = outputs.site_settings.get(slug)
         if facts is None or block is None:
-            if slug in slugs:
+            if slug in chosen:
                 undeployed.append(slug)
             continue
         target = _target(slug, facts, block, declared[slug].cors, endpoint_url)
-        (targets if slug in slugs else others).append(target)
+        (targets if slug in chosen else others).append(target)
     return VerifyPlan(
         stack=settings.stack,
         region_id=settings.region.id,
@@ -109,7 +112,21 @@ def build_plan(
         sites=tuple(targets),
         undeployed=tuple(undeployed),
         others=tuple(others),
+        deploy_command=local_up_command(settings.stack)
+        if is_local_stack(settings)
+        else f"pulumi up --stack {settings.stack}",
     )
+
+
+def unknown_sites(settings: StackSettings, selected: Sequence[str]) -> list[str]:
+    """One line per selected site the stack file does not have, naming the sites it has."""
+    declared = [site.slug for site in settings.sites]
+    known = ", ".join(declared) or "none"
+    return [
+        f"{settings.source}: sites.{slug}: no such site in stack {settings.stack} (sites: {known})"
+        for slug in dict.fromkeys(selected)
+        if slug not in declared
+    ]
 
 
 def _target(

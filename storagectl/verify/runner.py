@@ -172,7 +172,7 @@ def run_checks(
     targets = isolation.isolation_targets(plan)
     attackers = isolation.attackers_by_target(plan)
     clients = Clients(operator, pool_connections=concurrency)
-    undeployed = f"in the stack config but not in the stack outputs: run `pulumi up` for stack {plan.stack}"
+    undeployed = f"in the stack config but not in the stack outputs: run `{plan.deploy_command}`"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
     results += [isolation.not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
