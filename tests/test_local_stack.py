@@ -88,7 +88,7 @@ def test_local_up_starts_the_server_creates_the_storage_and_writes_real_outputs(
     assert "wrote the stack outputs to .local/outputs-local.json (mode 0600, git-ignored)" in result.stderr
     assert result.stderr.splitlines()[-2:] == [
         "each site's Django settings (they hold the server's key: keep them in .local/, out of git and logs):",
-        "  storagectl settings demo --stack local --format env > .local/demo.env",
+        "  (umask 077; storagectl settings demo --stack local --format env > .local/demo.env)",
     ]
 
     again = invoke("local", "up", "--stack", "local")
@@ -246,3 +246,16 @@ def test_the_local_stack_file_is_one_the_pulumi_cli_can_decrypt() -> None:
     document = YAML(typ="safe").load(example_stack("local").read_text(encoding="utf-8"))
     decrypt = _passphrase_crypter(document["encryptionsalt"], "local")
     assert decrypt(document["config"]["site-storage:secret_access_key"]["secure"]) == "testing"
+
+
+def test_the_readme_writes_the_settings_where_git_does_not_look_and_says_they_hold_keys() -> None:
+    """The README's "Try it locally" redirects the settings (the server's key) into .local/, owner-only."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Try it locally", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    [line] = [line for line in block.splitlines() if "storagectl settings" in line]
+    command = line.split("#")[0].strip()
+    assert command == "(umask 077; storagectl settings demo --stack local --format env > .local/demo.env)"
+    assert "holds the key" in line
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".local/demo.env"], cwd=root, check=False)
+    assert ignored.returncode == 0, ".local/ must be git-ignored"

@@ -164,7 +164,8 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
     # The settings hold the server's key: named here, printed only where asked for.
     say("each site's Django settings (they hold the server's key: keep them in .local/, out of git and logs):")
     for site in evaluation.outputs.get("sites", {}):
-        say(f"  storagectl settings {site} --stack {stack} --format env > {LOCAL_DIR}/{site}.env")
+        # umask 077: the file holds the key, so only its owner may read it.
+        say(f"  (umask 077; storagectl settings {site} --stack {stack} --format env > {LOCAL_DIR}/{site}.env)")
 
 
 def _not_s3(local: LocalStack) -> str | None:
