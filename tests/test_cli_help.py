@@ -122,17 +122,17 @@ RESULTS = [
 
 
 def test_the_verify_result_is_called_status_in_the_table_and_the_json() -> None:
-    terminal = Console(file=io.StringIO(), force_terminal=True, width=200)
-    print_table("prod", RESULTS, Redactor([]), terminal)
-    header = next(line for line in terminal.file.getvalue().splitlines() if "check" in line)  # type: ignore[attr-defined]
+    written = io.StringIO()
+    print_table("prod", RESULTS, Redactor([]), Console(file=written, force_terminal=True, width=200))
+    header = next(line for line in written.getvalue().splitlines() if "check" in line)
     assert "status" in header and "result" not in header
     assert {record["status"] for record in json_document("prod", RESULTS, Redactor([]))["results"]} == {"pass", "fail"}
 
 
 def test_verify_in_a_pipe_prints_one_plain_line_per_check() -> None:
-    pipe = Console(file=io.StringIO(), width=80)
-    print_table("prod", RESULTS, Redactor([]), pipe)
-    assert pipe.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+    written = io.StringIO()
+    print_table("prod", RESULTS, Redactor([]), Console(file=written, width=80))
+    assert written.getvalue().splitlines() == [
         "storagectl verify: stack prod, 1 site",
         "site       check              status  reason",
         "acme-live  public.read-write  pass    acme-media-acme-live-public: put, get, list and delete",
