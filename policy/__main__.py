@@ -12,5 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from policy.pack import PACK_NAME, pack_policies
+from policy.stack_config import accept_stack_config
+
+accept_stack_config()
 
 PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=pack_policies())

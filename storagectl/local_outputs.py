@@ -39,3 +39,16 @@ def stack_is_local(stack: str) -> bool:
         return is_local_stack(read_stack_file(stack_path(stack)).settings())
     except ConfigError:
         return False
+
+
+def applied_by_local_up(stack: str) -> bool:
+    """Whether `storagectl local up`, not `pulumi up`, is the stack's next step.
+
+    A local stack can run through the engine too (`make pulumi`, tests/engine): it is `local up`'s
+    when `local up` wrote its outputs, or when no Pulumi CLI is here to run anything else.
+    """
+    from storagectl import pulumi_runner
+
+    if not stack_is_local(stack):
+        return False
+    return local_outputs_path(stack).is_file() or not pulumi_runner.runner().available()

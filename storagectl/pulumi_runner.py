@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Protocol
 
 PULUMI = "pulumi"
-INSTALL_HINT = "install it from https://www.pulumi.com/docs/iac/download-install/"
+INSTALL_HINT = (
+    "install it from https://www.pulumi.com/docs/iac/download-install/, or build it here with `make pulumi` "
+    "(then put .pulumi/bin on PATH)"
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,14 @@ def preview_args(stack: str, urns: Sequence[str]) -> list[str]:
     return ["preview", "--stack", stack, *target_args(urns)]
 
 
-def up_args(stack: str, urns: Sequence[str]) -> list[str]:
-    return ["up", "--stack", stack, *target_args(urns)]
+APPLY_NOW = ("--yes", "--skip-preview")
+"""What `--apply` adds: no prompt (the flag is the go-ahead; scripts have no terminal to answer one) and
+one pass instead of a preview pass and then the update (each change is printed as it is made)."""
+
+
+def up_args(stack: str, urns: Sequence[str], *, now: bool = False) -> list[str]:
+    """`pulumi up` of these resources; `now` applies at once (APPLY_NOW)."""
+    return ["up", "--stack", stack, *(APPLY_NOW if now else ()), *target_args(urns)]
 
 
 def stack_output_args(stack: str) -> list[str]:

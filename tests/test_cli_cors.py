@@ -219,9 +219,9 @@ def test_apply_runs_pulumi_up_on_exactly_the_sites_resources(project: Project) -
     assert result.exit_code == 0, result.stderr
     [(args, cwd, capture)] = double.calls
     expected = engine_urns(project.stack_file("shop"), "blog")
-    assert args[:3] == ["up", "--stack", "shop"]
-    assert args[3::2] == ["--target"] * len(expected)
-    assert sorted(args[4::2]) == sorted(expected)
+    assert args[:5] == ["up", "--stack", "shop", "--yes", "--skip-preview"]
+    assert args[5::2] == ["--target"] * len(expected)
+    assert sorted(args[6::2]) == sorted(expected)
     assert (cwd, capture) == (project.root, False)
     assert "pulumi up succeeded" in result.stderr
     assert b"https://blog.example" in project.stack_bytes("shop"), "the file is written before the update runs"

@@ -287,8 +287,8 @@ def test_remove_with_apply_runs_the_targeted_update(project: Project) -> None:
         result = invoke("sites", "remove", "shop-stage", "--stack", "shop", "--unprotected", "--apply")
     assert result.exit_code == 0, result.stderr
     [(args, cwd, _)] = double.calls
-    assert args[:3] == ["up", "--stack", "shop"]
-    assert sorted(args[4::2]) == sorted(expected)
+    assert args[:5] == ["up", "--stack", "shop", "--yes", "--skip-preview"]
+    assert sorted(args[6::2]) == sorted(expected)
     assert cwd == project.root
 
 

@@ -111,6 +111,34 @@ def test_main_finds_the_rules_when_run_the_way_the_pulumi_cli_runs_it() -> None:
     assert all(name in result.stdout for name in rule_names())
 
 
+def test_the_stack_config_the_engine_sends_with_configure_stack_reaches_the_policies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a language host the engine sends the config only through ConfigureStack (policy/stack_config.py)."""
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import policy as pulumi_policy
+
+    from policy.stack_config import accept_stack_config
+
+    monkeypatch.setenv("PULUMI_CONFIG", "{}")  # restored after the test: ConfigureStack writes it
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+    monkeypatch.setattr(
+        pulumi_policy._PolicyAnalyzerServicer, "ConfigureStack", pulumi_policy._PolicyAnalyzerServicer.ConfigureStack
+    )
+    assert facts_from_engine().protect is True  # no config: the pack fails closed
+    accept_stack_config()
+    servicer = pulumi_policy._PolicyAnalyzerServicer("pack", "0.0.1", pack_policies(), EnforcementLevel.MANDATORY)
+    request = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack="local",
+        config={"site-storage:protect": "false", "site-storage:region": "custom"},
+        config_secret_keys=["site-storage:secret_access_key"],
+    )
+    servicer.ConfigureStack(request, None)
+    facts = facts_from_engine()
+    assert facts.protect is False
+    assert facts.access_controls is False
+
+
 def test_pack_modules_import_nothing_its_virtualenv_lacks() -> None:
     # policy/requirements.txt installs pulumi and pulumi-policy only.
     allowed = {"pulumi", "pulumi_policy", "policy", *sys.stdlib_module_names}

@@ -576,3 +576,13 @@ def test_site_settings_reach_the_engine_as_a_secret_and_facts_do_not(stack: str)
     assert SECRET_SIG in wire["site_settings"]
     for name in ("region", "endpoint_url", "region_notes", "sites"):
         assert SECRET_SIG not in json.dumps(wire[name]), name
+
+
+def test_the_program_loads_no_s3_client_library() -> None:
+    """Every `pulumi preview`/`up` runs the program; only the provider host calls S3 (boto3 costs ~0.5 s to load)."""
+    import subprocess
+    import sys
+
+    code = "import components.program, sys; print(sorted(m for m in ('boto3', 'botocore.config') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == "[]"

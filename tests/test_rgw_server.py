@@ -453,3 +453,14 @@ def test_a_second_user_gets_its_own_keys_and_no_access_to_the_admins_bucket(rgw:
     with pytest.raises(ClientError) as refused:
         s3.put_object(Bucket=bucket, Key="intruder.txt", Body=b"x")
     assert error_code(refused) == ("AccessDenied", 403)
+
+
+def test_list_parts_of_an_aborted_upload_answers_no_such_key_not_no_such_upload(rgw: Rgw, bucket: str) -> None:
+    """S3 (and moto) answer NoSuchUpload; verify's multipart check takes both (storagectl/verify/django_calls.py)."""
+    s3 = rgw.client()
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="aborted.bin")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="aborted.bin", UploadId=upload_id, PartNumber=1, Body=b"tail")
+    s3.abort_multipart_upload(Bucket=bucket, Key="aborted.bin", UploadId=upload_id)
+    with pytest.raises(ClientError) as gone:
+        s3.list_parts(Bucket=bucket, Key="aborted.bin", UploadId=upload_id)
+    assert error_code(gone) == ("NoSuchKey", 404)

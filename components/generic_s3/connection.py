@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 from components.config import NAMESPACE
 from components.regions import Region, UnknownRegion, resolve_region
@@ -74,6 +74,10 @@ def region_of(props: Mapping[str, Any]) -> Region:
 
 
 def client_config(region: Region) -> Config:
+    # boto3 and botocore load only where a client is built (the provider host, storagectl): the
+    # program itself never calls S3, and importing them cost every preview and update half a second.
+    from botocore.config import Config
+
     checksums = region.capabilities.checksums
     return Config(
         signature_version=region.signature,
@@ -102,6 +106,8 @@ class Clients:
         with self._lock:  # building clients touches the shared botocore session: one at a time
             client = self._clients.get(key)
             if client is None:
+                import boto3
+
                 client = self._clients[key] = boto3.session.Session().client(
                     "s3",
                     endpoint_url=region.endpoint_url,

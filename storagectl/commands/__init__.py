@@ -19,7 +19,7 @@ import typer
 
 from components.config import ConfigError, SiteConfig, StackSettings
 from storagectl import pulumi_runner
-from storagectl.local_outputs import local_up_command, stack_is_local
+from storagectl.local_outputs import applied_by_local_up, local_up_command, stack_is_local
 from storagectl.stack_edit import Change, ConcurrentChange, read_text, write_atomic
 from storagectl.stack_files import StackFile, display_path, project_root, read_stack_file, stack_path
 
@@ -56,7 +56,8 @@ ApplyOption = Annotated[
     bool,
     typer.Option(
         "--apply",
-        help="After writing, run `pulumi up` limited to this site's resources. Needs the Pulumi CLI.",
+        help="After writing, run `pulumi up --yes --skip-preview` limited to this site's resources: each change "
+        "is printed as it is made. Needs the Pulumi CLI.",
     ),
 ]
 
@@ -148,7 +149,7 @@ def check_apply(apply: bool, dry_run: bool, stack: str | None = None) -> None:
     """Refuse --apply before anything is changed when it cannot run."""
     if apply and dry_run:
         raise fail(["--apply and --dry-run exclude each other: --dry-run writes nothing to apply"])
-    if apply and stack is not None and stack_is_local(stack):
+    if apply and stack is not None and not pulumi_runner.runner().available() and stack_is_local(stack):
         raise fail(
             [
                 f"--apply runs `pulumi up`; stack {stack} is applied to its local S3 server by "
@@ -211,7 +212,7 @@ def _union(*groups: Sequence[str]) -> list[str]:
 
 def print_next_step(stack: str, urns: Sequence[str], *, written: bool) -> None:
     when = "next step" if written else "after writing (run again without --dry-run), the next step"
-    if stack_is_local(stack):
+    if applied_by_local_up(stack):
         typer.echo(f"{when}: bring the local S3 server up to date (no Pulumi CLI needed, in {project_root()}):")
         typer.echo(f"  {local_up_command(stack)}")
         return
@@ -221,7 +222,7 @@ def print_next_step(stack: str, urns: Sequence[str], *, written: bool) -> None:
 
 
 def run_up(stack: str, urns: Sequence[str], source: str) -> None:
-    args = pulumi_runner.up_args(stack, urns)
+    args = pulumi_runner.up_args(stack, urns, now=True)
     say(f"running: {pulumi_runner.command_line(args)}")
     result = pulumi_runner.runner().run(args, cwd=project_root(), capture=False)
     if result.returncode != 0:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from components.config import CorsRule, StackSettings
 from components.django_settings import BOTOCORE_DEFAULT_CHECKSUMS
 from components.regions import Capabilities
-from storagectl.local_outputs import is_local_stack, local_up_command
+from storagectl.local_outputs import applied_by_local_up, is_local_stack, local_up_command
 from storagectl.verify.outputs import StackOutputs
 
 
@@ -113,7 +113,7 @@ def build_plan(
         undeployed=tuple(undeployed),
         others=tuple(others),
         deploy_command=local_up_command(settings.stack)
-        if is_local_stack(settings)
+        if is_local_stack(settings) and applied_by_local_up(settings.stack)
         else f"pulumi up --stack {settings.stack}",
     )
 
