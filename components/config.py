@@ -1,14 +1,22 @@
 """The stack configuration operators write, validated into one typed object.
 
 `parse_settings` is the only reader of `site-storage:*` values: the Pulumi program feeds it
-the engine's config, `storagectl` feeds it a stack file. Every problem becomes one line
-naming the file, the key path, the bad value and what is allowed, and all problems are
-reported together, so an operator fixes a stack file in one pass.
+the engine's config, `storagectl` feeds it a stack file (storagectl.stack_files). Every
+problem becomes one line naming the file, the key path, the bad value and what is allowed,
+and all problems are reported together, so an operator fixes a stack file in one pass.
 
-Validation is hand-written rather than a pydantic model: the contract is one line per
-problem with the exact key path (`sites.acme-live.cors.origins[1]`) and the allowed
-values, and checks that need the region or the prefix (bucket names, capabilities) sit
-beside the ones that do not.
+The two callers hand values over in different forms and the rules are written for both: the
+engine passes each top-level value as the text written in the file (`"true"`, `"600"`, `""`
+for a key with no value) and objects (`sites`) as JSON, storagectl passes YAML's types. A
+key written with no value (`protect:`, `protect: ~`, `region: ""`) is refused in both, naming
+the key: the engine cannot tell such a key from an empty text, and treating it as absent
+would turn `sites: ~` into a plan to delete every site. Nothing is trimmed: a value must be
+exactly right as written (`"aws-eu-central-1\n"` is not a region).
+
+Validation is hand-written rather than a pydantic model (measured: docs/configuration.md,
+"Why the validation is hand-written"): the contract is one line per problem with the exact
+key path (`sites.acme-live.cors.origins[1]`) and the allowed values, and checks that need the
+region or the prefix (bucket names, capabilities) sit beside the ones that do not.
 """
 
 from __future__ import annotations
@@ -17,35 +25,54 @@ import contextlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from components.naming import (
+    BUCKET_PREFIX_RULE,
     SITE_SLUG,
     bucket_name_problem,
+    bucket_prefix_problem,
+    host_name_problem,
     private_bucket_name,
     public_bucket_name,
 )
-from components.regions import Region, UnknownRegion, allowed_region_ids, resolve_region
+from components.regions import Region, UnknownRegion, allowed_region_ids, resolve_region, unknown_region_hint
 
 NAMESPACE = "site-storage"
 CORS_METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 DEFAULT_MAX_SITES = 200
-SECRET_KEYS = frozenset({"secret_access_key"})
+MAX_SITES_LIMIT = 1000
+"""The most sites a stack may hold: the size the program is benchmarked at (docs/performance.md)."""
+MAX_AGE_LIMIT = 2_147_483_647
+"""S3 stores a CORS rule's MaxAgeSeconds as a 32-bit integer."""
+BUCKET_QUOTA_LIMIT = 1_000_000
+"""The most buckets an AWS account can have; no provider here allows more."""
 EXOSCALE_KEY = "exoscale:key"
 EXOSCALE_SECRET = "exoscale:secret"
-_ORIGIN = re.compile(r"^https://(?P<host>[a-z0-9*-]+(\.[a-z0-9*-]+)*)(:(?P<port>\d{1,5}))?$")
-_LOOPBACK_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:(?P<port>\d{1,5}))?$")
+SECRET_CONFIG_KEYS = (f"{NAMESPACE}:secret_access_key", EXOSCALE_SECRET, "aws:secretKey", "aws:token")
+"""Every config key this project or its providers read that holds a secret: in a stack file each must be
+a `secure:` value (`pulumi config set --secret`), on every region."""
+ORIGIN_RULE = "use https://host[:port] (one * at most), or * with allow_any_origin: true"
 LOOPBACK_ORIGIN_RULE = (
     "http origins are allowed only as http://localhost[:port] or http://127.0.0.1[:port], and only on region "
     "custom with an endpoint on this machine (127.0.0.1 or localhost)"
 )
-_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_SIGNING_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+ENDPOINT_RULE = "use http(s)://host[:port] with no path or query"
+_ORIGIN = re.compile(r"https://(?P<host>[^:/?#@\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?")
+_LOOPBACK_ORIGIN = re.compile(r"http://(?:localhost|127\.0\.0\.1)(?::(?P<port>[0-9]{1,5}))?")
+_ENDPOINT = re.compile(r"(?:https?)://(?P<host>\[[^\[\]/?#@\s]+\]|[^:/?#@\[\]\s]+)(?::(?P<port>[0-9]{1,5}))?/?")
+_ANY_PORT = re.compile(r"[a-z]+://[^/?#@\[\]]*(?:\[[^\]]*\])?:(?P<port>[^/?#@\[\]:]*)/?")
+"""Any text where a port goes, to name a port that is not a number (`:-1`, `:abc`)."""
+_IPV4_SHAPED = re.compile(r"[0-9.]+")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_SIGNING_REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_KEY_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_DIGITS = re.compile(r"-?[0-9]{1,40}")
+_TEXT_SECRET = re.compile(r"[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?")
+"""A secret: no control characters, no leading or trailing space (a newline from `... < file`)."""
 
 
 @dataclass(frozen=True)
@@ -132,26 +159,66 @@ class ConfigError(Exception):
 
 def show(value: Any) -> str:
     """A short, unambiguous rendering of a config value for messages."""
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value[:100])
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except (ValueError, RecursionError):
+            text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def engine_text(value: Any) -> str:
+    """A config value as the Pulumi engine hands it to the program: top-level scalars as the text written
+    (`true`, `600`; a key with no value as ``), objects and lists as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    text = getattr(value, "yaml_text", None)  # a float keeps the text it was written as (1e3, not 1000.0)
+    if isinstance(text, str):
+        return text
+    if isinstance(value, Mapping | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def is_empty(value: Any) -> bool:
+    """A key written with no value: `key:`/`key: ~` (None here, `""` from the engine) or `key: ""`."""
+    return value is None or value == ""
 
 
 class _Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines: list[str] = []
+        self.empty: set[str] = set()
 
     def bad(self, path: str, value: Any, allowed: str) -> None:
         self.lines.append(f"{self.source}: {path}: {show(value)} is not allowed; {allowed}")
 
     def missing(self, path: str, allowed: str) -> None:
-        self.lines.append(f"{self.source}: {path}: is required; {allowed}")
+        if path not in self.empty:
+            self.lines.append(f"{self.source}: {path}: is required; {allowed}")
 
     def unknown_keys(self, path: str, mapping: Mapping[str, Any], known: Sequence[str]) -> None:
         for key in mapping:
             if key not in known:
                 where = f"{path}.{key}" if path else str(key)
                 self.lines.append(f"{self.source}: {where}: unknown key; allowed keys: {', '.join(known)}")
+
+    def without_empty(self, path: str, mapping: Mapping[str, Any], rules: Mapping[str, str]) -> dict[str, Any]:
+        """`mapping` without its known keys that have no value, each of which is reported."""
+        kept = {}
+        for key, value in mapping.items():
+            if key in rules and is_empty(value):
+                where = f"{path}.{key}" if path else key
+                self.empty.add(where)
+                self.lines.append(f"{self.source}: {where}: has no value; {rules[key]}")
+            else:
+                kept[key] = value
+        return kept
 
 
 TOP_LEVEL_KEYS = (
@@ -173,10 +240,40 @@ TOP_LEVEL_KEYS = (
 SITE_KEYS = ("private", "media_domain", "cors")
 CORS_KEYS = ("origins", "allow_any_origin", "methods", "headers", "expose_headers", "max_age_seconds")
 CUSTOM_ONLY_KEYS = ("endpoint", "signing_region", "path_style", "signature")
+_LEAVE_OUT = "or leave the key out for the default"
+TOP_LEVEL_RULES = {
+    "region": f"use {allowed_region_ids()}",
+    "endpoint": f"{ENDPOINT_RULE} (region custom only)",
+    "signing_region": f"use a region name such as us-east-1, {_LEAVE_OUT} (us-east-1)",
+    "path_style": f"use true or false, {_LEAVE_OUT} (false)",
+    "signature": f"use s3v4 or s3, {_LEAVE_OUT} (s3v4)",
+    "bucket_prefix": BUCKET_PREFIX_RULE,
+    "protect": f"use true or false, {_LEAVE_OUT} (true)",
+    "max_sites": f"use a whole number from 1 to {MAX_SITES_LIMIT}, {_LEAVE_OUT} ({DEFAULT_MAX_SITES})",
+    "bucket_quota": f"use a whole number from 1 to {BUCKET_QUOTA_LIMIT}, {_LEAVE_OUT} (the region's quota)",
+    "lifecycle": f"use true or false, {_LEAVE_OUT} (the region's)",
+    "site_credentials": f"use iam, exoscale-iam or shared as the region supports, {_LEAVE_OUT} (the region's)",
+    "access_key_id": "use the access key id",
+    "secret_access_key": f"set it with `pulumi config set --secret {NAMESPACE}:secret_access_key`",
+    "sites": "use a mapping from site slug to its settings ({} for a stack without sites)",
+}
+SITE_RULES = {
+    "private": f"use true or false, {_LEAVE_OUT} (true)",
+    "media_domain": f"use a host name such as media.example.com, {_LEAVE_OUT} (the bucket host)",
+    "cors": "use a mapping with origins, or leave the key out for no CORS",
+}
+CORS_RULES = {
+    "origins": "list the origins allowed to read media, e.g. https://www.example.com",
+    "allow_any_origin": f"use true or false, {_LEAVE_OUT} (false)",
+    "methods": f"list methods of {', '.join(CORS_METHODS)}, {_LEAVE_OUT} ([GET, HEAD])",
+    "headers": f'list header names, {_LEAVE_OUT} (["*"])',
+    "expose_headers": f"list header names, {_LEAVE_OUT} ([])",
+    "max_age_seconds": f"use a whole number from 0 to {MAX_AGE_LIMIT}, {_LEAVE_OUT} (3600)",
+}
 
 
 def _bool(p: _Problems, path: str, value: Any, default: bool) -> bool:
-    # The engine hands top-level scalars over as strings; stack files hold real booleans.
+    # The engine hands top-level scalars over as their text; stack files hold real booleans.
     if value is None:
         return default
     if isinstance(value, bool):
@@ -187,16 +284,17 @@ def _bool(p: _Problems, path: str, value: Any, default: bool) -> bool:
     return default
 
 
-def _int(p: _Problems, path: str, value: Any, default: int, minimum: int) -> int:
+def _int(p: _Problems, path: str, value: Any, default: int, minimum: int, maximum: int) -> int:
+    """A whole number in [minimum, maximum]: a YAML integer, or its text (ASCII digits) as the engine passes it."""
     if value is None:
         return default
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
         number = int(value)
-    if number is None or number < minimum:
-        p.bad(path, value, f"use a whole number of at least {minimum}")
+    if number is None or not minimum <= number <= maximum:
+        p.bad(path, value, f"use a whole number from {minimum} to {maximum}")
         return default
     return number
 
@@ -210,8 +308,12 @@ def _str(p: _Problems, path: str, value: Any, allowed: str) -> str | None:
     return value
 
 
+ItemCheck = Callable[[str], "str | None"]
+"""None when a list item is fine, else what is wrong with it ('' when the rule says it all)."""
+
+
 def _str_list(
-    p: _Problems, path: str, value: Any, item_ok: Any, allowed: str, default: tuple[str, ...]
+    p: _Problems, path: str, value: Any, check: ItemCheck, allowed: str, default: tuple[str, ...]
 ) -> tuple[str, ...]:
     if value is None:
         return default
@@ -222,8 +324,9 @@ def _str_list(
     items: list[str] = []
     for index, item in enumerate(value):
         where = f"{path}[{index}]"
-        if not isinstance(item, str) or not item_ok(item):
-            p.bad(where, item, allowed)
+        problem = check(item) if isinstance(item, str) else ""
+        if problem is not None:
+            p.bad(where, item, f"{allowed}; {problem}" if problem else allowed)
         elif item in seen:
             p.bad(where, item, "each entry may appear only once")
         else:
@@ -240,30 +343,74 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-def _origin_ok(origin: str) -> bool:
+def _port_problem(port: str | None) -> str | None:
+    if port is not None and not 1 <= int(port) <= 65535:
+        return f"port {port} is not a port; use 1 to 65535"
+    return None
+
+
+def _malformed_port(url: str) -> str:
+    """'port -1 is not a port; ...' when `url` has a port that is not digits, else '' (the rule says it)."""
+    match = _ANY_PORT.fullmatch(url)
+    port = match.group("port") if match else None
+    if port is not None and not (port.isascii() and port.isdigit()):
+        return f"port {port!r} is not a port; use 1 to 65535"
+    return ""
+
+
+def origin_problem(origin: str) -> str | None:
+    """None for a well-formed https origin (or `*`); else what is wrong ('' when only ORIGIN_RULE applies)."""
     if origin == "*":
-        return True
-    match = _ORIGIN.match(origin)
-    if not match or origin.count("*") > 1:
-        return False
-    port = match.group("port")
-    return port is None or 1 <= int(port) <= 65535
+        return None
+    match = _ORIGIN.fullmatch(origin)
+    if match is None or origin.count("*") > 1:
+        return _malformed_port(origin)
+    host = match.group("host")
+    # A `*` stands for some letters of a label (S3 allows one per origin): check the shape with a letter there.
+    return _port_problem(match.group("port")) or (
+        host_name_problem(host.replace("*", "a"), single_label=True) if host != "*" else None
+    )
 
 
 def _loopback_origin(origin: str) -> bool:
     """`http://localhost[:port]` or `http://127.0.0.1[:port]`: Django's runserver on a developer's machine."""
-    match = _LOOPBACK_ORIGIN.match(origin)
-    port = match.group("port") if match else None
-    return match is not None and (port is None or 1 <= int(port) <= 65535)
+    match = _LOOPBACK_ORIGIN.fullmatch(origin)
+    return match is not None and _port_problem(match.group("port")) is None
 
 
-def _any_origin_form(origin: str) -> bool:
+def _origin_form_problem(origin: str) -> str | None:
     """Well formed as an origin: https, or loopback http (allowed on some stacks only)."""
-    return _origin_ok(origin) or _loopback_origin(origin)
+    return None if _loopback_origin(origin) else origin_problem(origin)
 
 
 def _allows_any_origin(origin: str) -> bool:
     return origin in ("*", "https://*") or origin.startswith("https://*:")
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """None for `http(s)://host[:port]` with a DNS name, an IPv4 or a bracketed IPv6 address; else the problem."""
+    match = _ENDPOINT.fullmatch(endpoint)
+    if match is None:
+        return _malformed_port(endpoint)
+    host = match.group("host")
+    port = _port_problem(match.group("port"))
+    if port:
+        return port
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+        return None
+    if _IPV4_SHAPED.fullmatch(host):
+        return None if _is_ip_address(host) else f"{host} is not an IPv4 address"
+    return host_name_problem(host, single_label=True)
+
+
+def _header_problem(header: str, wildcard: bool) -> str | None:
+    if not _HEADER.fullmatch(header) or header.count("*") > (1 if wildcard else 0):
+        return ""
+    return None
 
 
 def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> CorsRule | None:
@@ -271,13 +418,13 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
         p.bad(path, raw, f"use a mapping with keys {', '.join(CORS_KEYS)}")
         return None
     p.unknown_keys(path, raw, CORS_KEYS)
+    raw = p.without_empty(path, raw, CORS_RULES)
     allow_any = _bool(p, f"{path}.allow_any_origin", raw.get("allow_any_origin"), False)
-    origin_rule = "use https://host[:port] (one * at most), or * with allow_any_origin: true"
     if raw.get("origins") is None:
         p.missing(f"{path}.origins", "list the origins allowed to read media, e.g. https://www.example.com")
         origins: tuple[str, ...] = ()
     else:
-        origins = _str_list(p, f"{path}.origins", raw["origins"], _any_origin_form, origin_rule, ())
+        origins = _str_list(p, f"{path}.origins", raw["origins"], _origin_form_problem, ORIGIN_RULE, ())
         if isinstance(raw["origins"], list) and not raw["origins"]:
             p.bad(f"{path}.origins", raw["origins"], "list at least one origin")
         if region is not None and not region.on_this_machine:
@@ -293,7 +440,7 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
         p,
         f"{path}.methods",
         raw.get("methods"),
-        lambda m: m in CORS_METHODS,
+        lambda m: None if m in CORS_METHODS else "",
         f"S3 allows only {', '.join(CORS_METHODS)}",
         ("GET", "HEAD"),
     )
@@ -303,7 +450,7 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
         p,
         f"{path}.headers",
         raw.get("headers"),
-        lambda h: bool(_HEADER.match(h)) and h.count("*") <= 1,
+        lambda h: _header_problem(h, wildcard=True),
         "use header names (one * at most each)",
         ("*",),
     )
@@ -311,11 +458,11 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
         p,
         f"{path}.expose_headers",
         raw.get("expose_headers"),
-        lambda h: bool(_HEADER.match(h)) and "*" not in h,
+        lambda h: _header_problem(h, wildcard=False),
         "use header names without *",
         (),
     )
-    max_age = _int(p, f"{path}.max_age_seconds", raw.get("max_age_seconds"), 3600, 0)
+    max_age = _int(p, f"{path}.max_age_seconds", raw.get("max_age_seconds"), 3600, 0, MAX_AGE_LIMIT)
     return CorsRule(
         origins=origins,
         methods=methods,
@@ -329,21 +476,21 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
 def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix: str | None) -> SiteConfig:
     path = f"sites.{slug}"
     if raw is None:
-        raw = {}
+        raw = {}  # `acme-live:` alone: a site with every default
     if not isinstance(raw, Mapping):
         p.bad(path, raw, f"use a mapping with keys {', '.join(SITE_KEYS)} (or leave it empty)")
         raw = {}
     p.unknown_keys(path, raw, SITE_KEYS)
+    raw = p.without_empty(path, raw, SITE_RULES)
     private = _bool(p, f"{path}.private", raw.get("private"), True)
     media_domain = _str(p, f"{path}.media_domain", raw.get("media_domain"), "use a host name such as media.example.com")
-    if media_domain is not None and not _HOST.match(media_domain):
-        p.bad(
-            f"{path}.media_domain",
-            media_domain,
-            "use a lowercase host name such as media.example.com, without scheme, port or path",
-        )
-        media_domain = None
-    cors = _parse_cors(p, f"{path}.cors", raw["cors"], region) if raw.get("cors") is not None else None
+    if media_domain is not None:
+        problem = host_name_problem(media_domain)
+        if problem is not None:
+            rule = "use a lowercase host name such as media.example.com, without scheme, port or path"
+            p.bad(f"{path}.media_domain", media_domain, f"{rule}; {problem}" if problem else rule)
+            media_domain = None
+    cors = _parse_cors(p, f"{path}.cors", raw["cors"], region) if "cors" in raw else None
     if cors is not None and region is not None and not region.capabilities.cors:
         p.bad(f"{path}.cors", "cors", f"region {region.id} does not support bucket CORS rules")
     if prefix is not None:
@@ -351,8 +498,69 @@ def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix
         for name in names:
             problem = bucket_name_problem(name)
             if problem:
-                p.bad(path, name, f"bucket name {name!r} {problem}")
+                p.bad(path, name, f"bucket name {name!r} {problem}; shorten the site slug or bucket_prefix")
     return SiteConfig(slug=slug, private=private, media_domain=media_domain, cors=cors)
+
+
+def _plain_text_secrets(
+    p: _Problems, raw: Mapping[str, Any], provider_config: Mapping[str, Any], secret_keys: frozenset[str]
+) -> None:
+    """Every secret key written in the stack file without `secure:` (values never shown)."""
+    for full in SECRET_CONFIG_KEYS:
+        namespace, name = full.split(":", 1)
+        value = raw.get(name) if namespace == NAMESPACE else provider_config.get(full)
+        known = name if namespace == NAMESPACE else full
+        if not is_empty(value) and known not in secret_keys:
+            p.lines.append(
+                f"{p.source}: {known}: is stored in plain text; set it with "
+                f"`pulumi config set --secret {full}` so it is encrypted"
+            )
+
+
+def _secret(p: _Problems, path: str, value: Any, how: str) -> str | None:
+    """A secret's value, never shown: text without control characters or surrounding spaces."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TEXT_SECRET.fullmatch(value):
+        p.lines.append(
+            f"{p.source}: {path}: is not a usable secret (it must be text without control characters or "
+            f"leading or trailing spaces, such as a newline read from a file); set it again with {how}"
+        )
+        return None
+    return value
+
+
+def _key_id(p: _Problems, path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _KEY_ID.fullmatch(value):
+        p.bad(path, value, "use the access key id: 1 to 128 printable characters without spaces")
+        return None
+    return value
+
+
+def _endpoint(p: _Problems, value: Any) -> str | None:
+    endpoint = _str(p, "endpoint", value, ENDPOINT_RULE)
+    if endpoint is None:
+        return None
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        p.bad("endpoint", endpoint, f"{ENDPOINT_RULE}; {problem}" if problem else ENDPOINT_RULE)
+        return None
+    return endpoint
+
+
+def _sites_mapping(p: _Problems, value: Any) -> Mapping[str, Any]:
+    if isinstance(value, str):
+        # The engine hands objects over as JSON text (storagectl, a quoted `sites: "{...}"` the same way).
+        with contextlib.suppress(ValueError, RecursionError):
+            value = json.loads(value)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        p.bad("sites", value, "use a mapping from site slug to its settings")
+        return {}
+    return value
 
 
 def parse_settings(
@@ -365,41 +573,34 @@ def parse_settings(
 ) -> StackSettings:
     """Validate namespace-stripped config values (`{"region": ..., "sites": {...}}`).
 
-    `secret_keys`, when known (a stack file), names the keys stored encrypted; a secret
-    written in plain text is refused so it never reaches git. `provider_config` holds the
-    other namespaces' values this project reads (`exoscale:key`, `exoscale:secret`).
+    `secret_keys`, when known (a stack file), names the keys stored encrypted (this project's
+    without namespace, the others' in full); a secret written in plain text is refused so it
+    never reaches git. `provider_config` holds the other namespaces' values
+    (`exoscale:key`, `exoscale:secret`, `aws:...`).
     """
     provider_config = provider_config or {}
     p = _Problems(source)
     p.unknown_keys("", raw, TOP_LEVEL_KEYS)
+    raw = p.without_empty("", raw, TOP_LEVEL_RULES)
     if secret_keys is not None:
-        for key in sorted(SECRET_KEYS - secret_keys):
-            if raw.get(key) is not None:
-                p.lines.append(
-                    f"{source}: {key}: is stored in plain text; set it with "
-                    f"`pulumi config set --secret {NAMESPACE}:{key}` so it is encrypted"
-                )
+        _plain_text_secrets(p, raw, provider_config, secret_keys)
 
-    region_id = _str(p, "region", raw.get("region"), f"use {allowed_region_ids()}")
+    region_id = _str(p, "region", raw.get("region"), TOP_LEVEL_RULES["region"])
     region: Region | None = None
-    if region_id is None and "region" not in raw:
-        p.missing("region", f"use {allowed_region_ids()}")
+    if "region" not in raw:
+        p.missing("region", TOP_LEVEL_RULES["region"])
     is_custom = region_id == "custom"
     if not is_custom:
         for key in CUSTOM_ONLY_KEYS:
             if raw.get(key) is not None:
                 p.bad(key, raw[key], "only region custom takes it; catalog regions have fixed endpoints")
-    endpoint = _str(p, "endpoint", raw.get("endpoint"), "use an http(s) URL")
-    if endpoint is not None:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
-            p.bad("endpoint", endpoint, "use http(s)://host[:port] with no path or query")
-            endpoint = None
-    if is_custom and raw.get("endpoint") is None:
+    endpoint = _endpoint(p, raw.get("endpoint"))
+    if is_custom and "endpoint" not in raw:
         p.missing("endpoint", "region custom needs the S3 endpoint URL, e.g. https://minio.example.com")
     signing_region = _str(p, "signing_region", raw.get("signing_region"), "use a region name such as us-east-1")
-    if signing_region is not None and not _SIGNING_REGION.match(signing_region):
+    if signing_region is not None and not _SIGNING_REGION.fullmatch(signing_region):
         p.bad("signing_region", signing_region, "use a region name such as us-east-1")
+        signing_region = None
     path_style = _bool(p, "path_style", raw.get("path_style"), False)
     if endpoint is not None and not path_style and _is_ip_address(urlsplit(endpoint).hostname or ""):
         p.bad(
@@ -421,16 +622,16 @@ def parse_settings(
                 signature=signature,
             )
         except UnknownRegion:
-            p.bad("region", region_id, f"use {allowed_region_ids()}")
+            p.bad("region", region_id, f"{TOP_LEVEL_RULES['region']}{unknown_region_hint(region_id)}")
 
-    prefix = _str(p, "bucket_prefix", raw.get("bucket_prefix"), "use lowercase letters, digits, hyphens and dots")
-    if raw.get("bucket_prefix") is None:
+    prefix = _str(p, "bucket_prefix", raw.get("bucket_prefix"), BUCKET_PREFIX_RULE)
+    if "bucket_prefix" not in raw:
         p.missing("bucket_prefix", "bucket names are <prefix>-<site>-public/-private, e.g. acme-media")
-    elif prefix is not None and not _BUCKET_PREFIX.match(prefix):
-        p.bad(
-            "bucket_prefix", prefix, "use lowercase letters, digits, hyphens and dots, starting with a letter or digit"
-        )
-        prefix = None
+    elif prefix is not None:
+        problem = bucket_prefix_problem(prefix)
+        if problem is not None:
+            p.bad("bucket_prefix", prefix, problem)
+            prefix = None
 
     protect = _bool(p, "protect", raw.get("protect"), True)
     lifecycle = False
@@ -439,16 +640,11 @@ def parse_settings(
         if lifecycle and not region.capabilities.lifecycle:
             p.bad("lifecycle", raw.get("lifecycle"), f"region {region.id} has no lifecycle rules; leave it out")
             lifecycle = False
-    max_sites = _int(p, "max_sites", raw.get("max_sites"), DEFAULT_MAX_SITES, 1)
+    max_sites = _int(p, "max_sites", raw.get("max_sites"), DEFAULT_MAX_SITES, 1, MAX_SITES_LIMIT)
 
-    access_key_id = _str(p, "access_key_id", raw.get("access_key_id"), "use the access key id as a string")
-    secret_access_key = raw.get("secret_access_key")
-    if secret_access_key is not None and (not isinstance(secret_access_key, str) or not secret_access_key):
-        # Never echo a secret, even a malformed one.
-        p.lines.append(
-            f"{source}: secret_access_key: is not a non-empty string; set it with `pulumi config set --secret`"
-        )
-        secret_access_key = None
+    access_key_id = _key_id(p, "access_key_id", raw.get("access_key_id"))
+    how = f"`pulumi config set --secret {NAMESPACE}:secret_access_key`"
+    secret_access_key = _secret(p, "secret_access_key", raw.get("secret_access_key"), how)
     if region is not None:
         if region.capabilities.iam:
             for key in ("access_key_id", "secret_access_key"):
@@ -458,45 +654,31 @@ def parse_settings(
                         "and the provider uses the AWS credential chain"
                     )
         else:
-            if access_key_id is None and raw.get("access_key_id") is None:
+            if "access_key_id" not in raw:
                 p.missing(
                     "access_key_id", f"region {region.id} has no AWS IAM; give the key the provider and the sites use"
                 )
-            if secret_access_key is None and raw.get("secret_access_key") is None:
-                p.missing(
-                    "secret_access_key",
-                    "set it with `pulumi config set --secret site-storage:secret_access_key`",
-                )
+            if "secret_access_key" not in raw:
+                p.missing("secret_access_key", TOP_LEVEL_RULES["secret_access_key"])
 
     site_credentials = _credential_mode(p, raw.get("site_credentials"), region)
     exoscale_key = exoscale_secret = None
     if site_credentials == "exoscale-iam":
-        exoscale_key = provider_config.get(EXOSCALE_KEY)
-        exoscale_secret = provider_config.get(EXOSCALE_SECRET)
-        if not isinstance(exoscale_key, str) or not exoscale_key:
+        exoscale_key = _key_id(p, EXOSCALE_KEY, provider_config.get(EXOSCALE_KEY))
+        exoscale_secret = _secret(
+            p, EXOSCALE_SECRET, provider_config.get(EXOSCALE_SECRET), f"`pulumi config set --secret {EXOSCALE_SECRET}`"
+        )
+        if is_empty(provider_config.get(EXOSCALE_KEY)):
             p.missing(
                 EXOSCALE_KEY, "exoscale-iam creates roles and keys with it: `pulumi config set exoscale:key EXO...`"
             )
-        if not isinstance(exoscale_secret, str) or not exoscale_secret:
+        if is_empty(provider_config.get(EXOSCALE_SECRET)):
             p.missing(EXOSCALE_SECRET, "set it with `pulumi config set --secret exoscale:secret`")
-        elif secret_keys is not None and EXOSCALE_SECRET not in secret_keys:
-            p.lines.append(
-                f"{source}: {EXOSCALE_SECRET}: is stored in plain text; set it with "
-                f"`pulumi config set --secret {EXOSCALE_SECRET}` so it is encrypted"
-            )
 
-    raw_sites = raw.get("sites")
-    if isinstance(raw_sites, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            raw_sites = json.loads(raw_sites)
+    raw_sites = _sites_mapping(p, raw.get("sites"))
     sites: list[SiteConfig] = []
-    if raw_sites is None:
-        raw_sites = {}
-    if not isinstance(raw_sites, Mapping):
-        p.bad("sites", raw_sites, "use a mapping from site slug to its settings")
-        raw_sites = {}
     for slug, site_raw in raw_sites.items():
-        if not isinstance(slug, str) or not SITE_SLUG.match(slug):
+        if not isinstance(slug, str) or not SITE_SLUG.fullmatch(slug):
             p.bad(f"sites.{slug}", slug, "site slugs are lowercase DNS labels: a-z, 0-9 and inner hyphens, at most 63")
             continue
         sites.append(_parse_site(p, slug, site_raw, region, prefix))
@@ -509,7 +691,7 @@ def parse_settings(
 
     quota_value = raw.get("bucket_quota")
     if region is not None and region.capabilities.bucket_quota is not None:
-        quota = _int(p, "bucket_quota", quota_value, region.capabilities.bucket_quota, 1)
+        quota = _int(p, "bucket_quota", quota_value, region.capabilities.bucket_quota, 1, BUCKET_QUOTA_LIMIT)
         buckets = sum(1 + int(site.private) for site in sites)
         if buckets > quota:
             p.bad(
@@ -522,7 +704,8 @@ def parse_settings(
         p.bad("bucket_quota", quota_value, "only regions with a bucket quota (exoscale-*) take it")
 
     if p.lines or region is None or prefix is None:
-        raise ConfigError(p.lines or [f"{source}: configuration is incomplete"])
+        # Every way to leave region or prefix unset reports a line above; the fallback names both keys.
+        raise ConfigError(p.lines or [f"{source}: region, bucket_prefix: could not be read; check both keys"])
     return StackSettings(
         stack=stack,
         source=source,

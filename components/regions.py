@@ -7,7 +7,7 @@ and validation refuses a site that asks for something its region cannot do.
 
 from __future__ import annotations
 
-import re
+import difflib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,10 +25,53 @@ BOTO3_CHECKSUM_SOURCE = "boto3 >= 1.36 default integrity checksums (botocore req
 S3_CONTROL_TAGS_SOURCE = "terraform-provider-aws issues #45292 and #46202 (pulumi-aws >= 7.13 bridges that provider)"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 """Endpoint hosts that are this machine: a stack there may allow http://localhost CORS origins."""
-_AWS_REGION = re.compile(
-    r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-"
-    r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
+AWS_REGIONS_SOURCE = (
+    "botocore 1.44.8 (the version uv.lock pins), botocore/data/endpoints.json: the regions of the partitions aws "
+    "and aws-us-gov, whose S3 endpoints are https://s3.<region>.amazonaws.com"
 )
+AWS_REGIONS = (
+    # partition aws
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    # partition aws-us-gov
+    "us-gov-east-1",
+    "us-gov-west-1",
+)
+"""AWS regions a stack may name (AWS_REGIONS_SOURCE). A test compares the list with the installed botocore's
+data, so upgrading boto3 to a release that knows a new region fails until the region is added here. The
+China and isolated partitions are left out: their endpoints are not under amazonaws.com."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +211,20 @@ def allowed_region_ids() -> str:
     return f"aws-<aws region> (e.g. aws-eu-central-1), {zones}, or custom"
 
 
+def unknown_region_hint(region_id: str) -> str:
+    """Why an `aws-`/`exoscale-` id is not in the catalog, with the nearest ids that are; '' for other ids."""
+    for prefix, known, what in (
+        ("aws-", AWS_REGIONS, "an AWS region (botocore's endpoint data)"),
+        ("exoscale-", EXOSCALE_ZONES, "an Exoscale zone"),
+    ):
+        if region_id.startswith(prefix):
+            name = region_id[len(prefix) :]
+            near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            nearest = f"; nearest: {', '.join(prefix + item for item in near)}" if near else ""
+            return f"; {name!r} is not {what}{nearest}"
+    return ""
+
+
 def resolve_region(
     region_id: str,
     *,
@@ -177,7 +234,7 @@ def resolve_region(
     signature: str | None = None,
 ) -> Region:
     """Look a region id up in the catalog; `custom` takes its endpoint from the stack."""
-    if region_id.startswith("aws-") and _AWS_REGION.match(region_id[4:]):
+    if region_id.startswith("aws-") and region_id[4:] in AWS_REGIONS:
         aws_region = region_id[4:]
         return Region(
             id=region_id,

@@ -81,18 +81,13 @@ def preview(
     """Run the real program offline (Pulumi mock runtime) and show what each site gets.
 
     Without a terminal (a pipe, a file) the report is one block per site instead of a table."""
-    from storagectl.bucket_clash import stack_bucket_clashes
+    from storagectl.bucket_clash import check_like_preview
     from storagectl.offline import evaluate
     from storagectl.preview_report import preview_document, print_report
 
     try:
         stack_file = open_stack(stack, config)
-        settings = stack_file.settings()
-        clashes = stack_bucket_clashes(
-            stack_file, settings, lambda line: stderr.print(line, markup=False, highlight=False)
-        )
-        if clashes:
-            raise ConfigError(clashes)
+        check_like_preview(stack_file, lambda line: stderr.print(line, markup=False, highlight=False))
     except ConfigError as error:
         raise fail(error.problems) from None
     evaluation = evaluate(stack_file)

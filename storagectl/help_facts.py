@@ -1,7 +1,9 @@
 """What each command touches: files, storage, the Pulumi CLI. One table for the help and the README.
 
 Every command's `--help` ends with its line from here, the top-level help sums them up, and
-tests/test_cli_help.py holds README.md's "What needs the Pulumi CLI" table to the same rows.
+tests/test_cli_help.py holds README.md's "What needs the Pulumi CLI" table to the same rows:
+storagectl's commands, then the make targets and Pulumi CLI commands (`TOOLS`), which the
+README lists beside them and no help of storagectl's shows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ class Facts:
     def help_line(self) -> str:
         return f"Changes files: {self.files}. Talks to storage: {self.storage}. Needs the Pulumi CLI: {self.pulumi}."
 
+    def readme_row(self) -> list[str]:
+        return [f"`storagectl {self.command}`", self.files, self.storage, self.pulumi]
+
+
+@dataclass(frozen=True)
+class ToolFacts:
+    """A make target or Pulumi CLI command, as README.md's table shows it (no storagectl help does)."""
+
+    shown: str
+    """The table's first cell, as written there."""
+    files: str
+    storage: str
+    pulumi: str
+
+    def readme_row(self) -> list[str]:
+        return [self.shown, self.files, self.storage, self.pulumi]
+
 
 FACTS = (
     Facts("preview", "no", "no", "no (the program runs under the Pulumi SDK's mock runtime)"),
@@ -46,6 +65,39 @@ FACTS = (
     Facts("media pull", "the media folder", "yes: reads the site's buckets", OUTPUTS_PULUMI),
 )
 BY_COMMAND = {facts.command: facts for facts in FACTS}
+TOOLS = (
+    ToolFacts(
+        "`make preview`",
+        ".venv/ and .uv/ (the pinned packages)",
+        "no",
+        "no (the program runs under the Pulumi SDK's mock runtime; only the package index is needed)",
+    ),
+    ToolFacts(
+        "`make test`, `make bench`",
+        ".venv/ and .uv/ (the pinned packages)",
+        "yes: moto servers and Ceph RGW on 127.0.0.1",
+        "only for the engine tests and the engine bench: the CLI `make pulumi` builds (without it the engine tests "
+        "skip, saying so)",
+    ),
+    ToolFacts(
+        "`make pulumi`",
+        ".pulumi/bin (about 5 minutes and 140 MB the first time, seconds after)",
+        "no",
+        "no: it builds the Pulumi CLI from Go modules (Go 1.26 and the Go module proxy), or uses a `pulumi` "
+        "already on PATH",
+    ),
+    ToolFacts(
+        "`pulumi preview`, `pulumi up`, `pulumi stack output`",
+        "the stack's state (`pulumi up`)",
+        "yes: `pulumi up` creates and changes the stack's storage",
+        "yes; AWS and Exoscale stacks also its AWS (and Exoscale) provider plugins and cloud credentials",
+    ),
+)
+
+
+def readme_rows() -> list[list[str]]:
+    """README.md's "What needs the Pulumi CLI" table, row by row."""
+    return [facts.readme_row() for facts in (*FACTS, *TOOLS)]
 
 
 def said_no(value: str) -> bool:

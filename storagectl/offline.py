@@ -12,7 +12,6 @@ import asyncio
 import gc
 import hashlib
 import inspect
-import json
 import logging
 import runpy
 from collections.abc import Iterator, Mapping
@@ -26,7 +25,7 @@ import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 
-from components.config import NAMESPACE, StackSettings
+from components.config import NAMESPACE, StackSettings, engine_text
 from components.generic_s3.providers import PROVIDER_KEY
 from components.generic_s3.resources import BUCKET_TYPE as GENERIC_BUCKET_TYPE
 from storagectl.stack_files import SECRET_PLACEHOLDER, StackFile
@@ -114,15 +113,6 @@ class _WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _engine_value(value: Any) -> str:
-    """Config values as the engine hands them to a program: scalars as text, objects as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping | list):
-        return json.dumps(value)
-    return str(value)
-
-
 async def _resolved(value: Any) -> Any:
     """`value` with every Output and awaitable in it awaited, as plain data.
 
@@ -200,8 +190,8 @@ def evaluate_values(
     other_secret_keys: frozenset[str] = frozenset(),
 ) -> Evaluation:
     """Run `__main__.py` under mocks with `values` (namespace stripped) as the stack config."""
-    config = {f"{NAMESPACE}:{key}": _engine_value(value) for key, value in values.items()}
-    config.update({key: _engine_value(value) for key, value in (other_config or {}).items()})
+    config = {f"{NAMESPACE}:{key}": engine_text(value) for key, value in values.items()}
+    config.update({key: engine_text(value) for key, value in (other_config or {}).items()})
     set_all_config(config, [f"{NAMESPACE}:{key}" for key in secret_keys] + sorted(other_secret_keys))
     mocks = PreviewMocks()
     collector = _WarningCollector()

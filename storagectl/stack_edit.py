@@ -6,17 +6,13 @@ introduces the next site along with it. Edits therefore work on the text: ruamel
 round-trip parser says where a key's lines are (line and column), and renders only the
 block being changed (a site, a new entry), with the file's own indentation. Every other
 byte is copied. Nothing is written unless the result passes the same validation as
-preview, and writing is atomic (temp file in the same directory, fsync, os.replace).
+preview, and writing is atomic and serialized (storagectl.atomic_files).
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import io
-import os
-import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +22,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import NAMESPACE, ConfigError
+from storagectl.atomic_files import ConcurrentChange, write_atomic
+from storagectl.bucket_clash import Note, check_like_preview
 from storagectl.stack_files import (
     StackFile,
     config_key,
     display_path,
     load_document,
     read_stack_file,
+    read_stack_text,
     round_trip_yaml,
 )
+
+__all__ = ["ConcurrentChange", "StackEditor", "read_text", "write_atomic"]
 
 KeyPath = tuple[str, ...]
 """Keys from the document root, e.g. ("config", "site-storage:sites", "acme-live")."""
@@ -85,13 +86,8 @@ def detect_layout(text: str) -> Layout:
 
 
 def read_text(path: Path) -> str:
-    """A stack file's exact text (line endings kept), or a one-line ConfigError."""
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{display_path(path)}: no such stack file"]) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError([f"{display_path(path)}: not UTF-8 text ({error.reason} at byte {error.start})"]) from None
+    """A stack file's exact text (line endings kept), or a one-line ConfigError (storagectl.stack_files)."""
+    return read_stack_text(path)
 
 
 def _is_content(line: str) -> bool:
@@ -285,41 +281,9 @@ class Change:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         return "".join(out)
 
-    def validated(self) -> StackFile:
-        """The edited file as preview would read it; ConfigError when it would not pass."""
+    def validated(self, note: Note | None = None) -> StackFile:
+        """The edited file as preview would read it; ConfigError when preview would refuse it, the bucket
+        names of the stack files beside it included (a sibling that cannot be read is `note`d)."""
         stack_file = read_stack_file(self.path, self.after)
-        stack_file.settings()
+        check_like_preview(stack_file, note or (lambda line: None))
         return stack_file
-
-
-class ConcurrentChange(Exception):
-    """The file changed on disk between reading and writing it."""
-
-
-def write_atomic(path: Path, text: str, *, expected: str | None = None) -> None:
-    """Replace `path` with `text` so that a reader (or a crash) sees the old or the new file, never half.
-
-    The temp file lives in the same directory, so os.replace is a rename within one file
-    system; both the data and the directory entry are fsynced. `expected` guards against
-    overwriting someone else's edit made since the file was read.
-    """
-    if expected is not None and read_text(path) != expected:
-        raise ConcurrentChange(str(path))
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

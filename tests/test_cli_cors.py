@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storagectl import pulumi_runner, stack_edit
+from storagectl import atomic_files, pulumi_runner
 from storagectl.pulumi_runner import RunResult, use_runner
 from tests.support.cli_project import (
     SHOP_STACK,
@@ -260,13 +260,16 @@ def test_an_interrupted_write_leaves_the_old_file_and_says_so(
     def crash(source: str, destination: str) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(stack_edit.os, "replace", crash)
+    monkeypatch.setattr(atomic_files.os, "replace", crash)
     before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://blog.example")
     assert result.exit_code == 1
     assert f"could not write {SOURCE}: [Errno 5] Input/output error; the file is unchanged" in result.stderr
     assert project.stack_bytes("shop") == before
-    assert [path.name for path in project.stack_file("shop").parent.glob("*shop*")] == ["Pulumi.shop.yaml"]
+    assert sorted(path.name for path in project.stack_file("shop").parent.glob("*shop*")) == [
+        ".Pulumi.shop.yaml.lock",  # the lock file stays; no temp file does
+        "Pulumi.shop.yaml",
+    ]
 
 
 @pytest.mark.parametrize(

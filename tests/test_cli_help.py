@@ -18,7 +18,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from storagectl.cli import app
-from storagectl.help_facts import FACTS, Facts
+from storagectl.help_facts import FACTS, Facts, readme_rows
 from storagectl.verify.check_ids import CHECK_ORDER
 from storagectl.verify.report import Redactor, json_document, print_table
 from storagectl.verify.results import CheckResult
@@ -72,7 +72,7 @@ def test_each_commands_help_says_what_it_changes_whether_it_talks_to_storage_and
 
 def test_the_readme_table_is_the_help() -> None:
     rows = markdown_table(ROOT / "README.md", "| command | changes files | talks to storage | needs the Pulumi CLI |")
-    assert rows == [[f"`storagectl {f.command}`", f.files, f.storage, f.pulumi] for f in FACTS]
+    assert rows == readme_rows()
 
 
 def test_the_top_level_help_says_which_commands_change_files_or_need_the_pulumi_cli() -> None:

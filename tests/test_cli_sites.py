@@ -121,15 +121,42 @@ def test_add_refuses_what_preview_refuses_and_leaves_the_file(project: Project, 
     assert project.stack_bytes("shop") == before
 
 
-def test_add_refuses_a_bucket_name_another_stack_already_uses(project: Project) -> None:
-    project.stack_file("shop-eu").write_text(SHOP_STACK.replace("    blog:\n", "    news:\n"))
+SHARD = (
+    "config:\n  site-storage:region: aws-eu-central-1\n  site-storage:bucket_prefix: {prefix}\n"
+    "  site-storage:sites:\n{sites}"
+)
+
+
+def test_add_refuses_a_site_another_stack_with_the_same_prefix_has_naming_bucket_prefix(project: Project) -> None:
+    """A shard (same bucket_prefix) already has the site: the line names bucket_prefix, the key to change,
+    or the site belongs in one stack only."""
+    project.stack_file("shop-eu").write_text(SHARD.format(prefix="shop-media", sites="    news: {}\n"))
     before = project.stack_bytes("shop")
     result = invoke("sites", "add", "news", "--stack", "shop")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"{SOURCE}: sites.news: bucket shop-media-news-public is already site news's in stack shop-eu "
-        "(stacks/Pulumi.shop-eu.yaml); bucket names must be unique, pick another slug\n"
+        f"refusing to write {SOURCE}: the result would not pass validation (file unchanged):\n"
+        f"{SOURCE}: bucket_prefix: 'shop-media' is also the bucket_prefix of stack shop-eu "
+        "(stacks/Pulumi.shop-eu.yaml), which has site news too (buckets shop-media-news-public, "
+        "shop-media-news-private); bucket names are global: give this stack a bucket_prefix of its own, or keep "
+        "site news in one stack only\n"
     )
+    assert project.stack_bytes("shop") == before
+
+
+def test_add_refuses_a_bucket_name_another_prefix_and_slug_make_too(project: Project) -> None:
+    """`shop` + `media-news` names the bucket `shop-media` + `news` would: bucket_prefix or the slug must change."""
+    project.stack_file("shop-eu").write_text(
+        SHARD.format(prefix="shop", sites="    media-news:\n      private: false\n")
+    )
+    before = project.stack_bytes("shop")
+    result = invoke("sites", "add", "news", "--stack", "shop")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1:] == [
+        f"{SOURCE}: sites.news: bucket shop-media-news-public is already site media-news's in stack shop-eu "
+        "(stacks/Pulumi.shop-eu.yaml); bucket names are global: give this stack another bucket_prefix "
+        "(now 'shop-media') or the site another slug"
+    ]
     assert project.stack_bytes("shop") == before
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components import config as config_module
-from components.config import ConfigError, StackSettings, parse_settings
+from components.config import ConfigError, StackSettings, parse_settings, show
 from components.naming import bucket_name_problem
 from components.regions import resolve_region
 from storagectl.stack_files import read_stack_file
@@ -161,9 +161,23 @@ def test_refuses_missing_region(refuse: Refuse) -> None:
     assert refuse(values) == [f"{F}: region: is required; use {REGIONS}"]
 
 
-@pytest.mark.parametrize("region", ["aws-mars-1", "exoscale-ch-zrh-1", "gcp-europe-west6", "AWS-EU-CENTRAL-1"])
-def test_refuses_unknown_region(refuse: Refuse, region: str) -> None:
-    assert refuse({**AWS, "region": region}) == [f"{F}: region: {region!r} is not allowed; use {REGIONS}"]
+@pytest.mark.parametrize(
+    ("region", "hint"),
+    [
+        ("aws-mars-1", "; 'mars-1' is not an AWS region (botocore's endpoint data)"),
+        (
+            "aws-eu-central-9",
+            "; 'eu-central-9' is not an AWS region (botocore's endpoint data); "
+            "nearest: aws-eu-central-2, aws-eu-central-1, aws-me-central-1",
+        ),
+        ("exoscale-ch-zrh-1", "; 'ch-zrh-1' is not an Exoscale zone"),
+        ("gcp-europe-west6", ""),
+        ("AWS-EU-CENTRAL-1", ""),
+    ],
+)
+def test_refuses_unknown_region(refuse: Refuse, region: str, hint: str) -> None:
+    """Only regions that exist: `aws-eu-central-9` has the shape of a region but AWS has none such."""
+    assert refuse({**AWS, "region": region}) == [f"{F}: region: {region!r} is not allowed; use {REGIONS}{hint}"]
 
 
 def test_refuses_custom_region_without_endpoint(refuse: Refuse) -> None:
@@ -195,10 +209,11 @@ def test_refuses_ip_address_endpoint_without_path_style(refuse: Refuse, read: Re
 def test_refuses_custom_only_keys_on_a_catalog_region(refuse: Refuse) -> None:
     values = {**AWS, "endpoint": "https://s3.example.com", "path_style": True, "signing_region": "us-east-1"}
     rule = "only region custom takes it; catalog regions have fixed endpoints"
+    # Top-level values are checked as the engine hands them to the program: as the text written.
     assert refuse(values) == [
         f"{F}: endpoint: 'https://s3.example.com' is not allowed; {rule}",
         f"{F}: signing_region: 'us-east-1' is not allowed; {rule}",
-        f"{F}: path_style: true is not allowed; {rule}",
+        f"{F}: path_style: 'true' is not allowed; {rule}",
     ]
 
 
@@ -212,12 +227,16 @@ def test_refuses_missing_bucket_prefix(refuse: Refuse) -> None:
     ]
 
 
-@pytest.mark.parametrize("prefix", ["Acme-Media", "acme_media", "-acme", ".acme"])
+PREFIX_RULE = (
+    "use lowercase letters, digits, hyphens and dots, each dot-separated part starting and ending with a letter "
+    "or digit, at most 53 characters"
+)
+
+
+@pytest.mark.parametrize("prefix", ["Acme-Media", "acme_media", "-acme", ".acme", "acme.-media", "acme..media"])
 def test_refuses_invalid_bucket_prefix(refuse: Refuse, prefix: str) -> None:
-    assert refuse({**AWS, "bucket_prefix": prefix}) == [
-        f"{F}: bucket_prefix: {prefix!r} is not allowed; use lowercase letters, digits, hyphens and dots, "
-        "starting with a letter or digit"
-    ]
+    """Bucket names are host names in virtual-hosted URLs: no part may start or end with a hyphen."""
+    assert refuse({**AWS, "bucket_prefix": prefix}) == [f"{F}: bucket_prefix: {prefix!r} is not allowed; {PREFIX_RULE}"]
 
 
 def test_refuses_bucket_name_too_long(refuse: Refuse) -> None:
@@ -226,9 +245,18 @@ def test_refuses_bucket_name_too_long(refuse: Refuse) -> None:
     public, private = f"{prefix}-acme-live-public", f"{prefix}-acme-live-private"
     assert refuse({**AWS, "bucket_prefix": prefix}) == [
         f"{F}: sites.acme-live: {public!r} is not allowed; bucket name {public!r} is 67 characters long; "
-        "S3 bucket names have 3 to 63",
+        "S3 bucket names have 3 to 63; shorten the site slug or bucket_prefix",
         f"{F}: sites.acme-live: {private!r} is not allowed; bucket name {private!r} is 68 characters long; "
-        "S3 bucket names have 3 to 63",
+        "S3 bucket names have 3 to 63; shorten the site slug or bucket_prefix",
+    ]
+
+
+def test_refuses_a_prefix_too_long_for_any_site_naming_bucket_prefix(refuse: Refuse) -> None:
+    """When no slug could fit, the key to change is bucket_prefix, not every site."""
+    prefix = "a" * 54
+    assert refuse({**AWS, "bucket_prefix": prefix, "sites": {"a": {}, "b": {}}}) == [
+        f"{F}: bucket_prefix: {prefix[:64]!r} is not allowed; it is 54 characters long; at most 53, so that even a "
+        "one-letter site's <prefix>-<site>-private fits S3's 63"
     ]
 
 
@@ -239,20 +267,13 @@ def test_accepts_the_longest_names_s3_allows(read: Read) -> None:
     assert len(f"{prefix}-acme-live-private") == 63
 
 
-@pytest.mark.parametrize("prefix", ["xn--acme", "sthree-acme", "amzn-s3-demo-acme"])
-def test_refuses_reserved_bucket_name_prefix(refuse: Refuse, prefix: str) -> None:
-    name = f"{prefix}-acme-live-public"
-    reserved = prefix.rsplit("acme", 1)[0]
-    assert refuse({**AWS, "bucket_prefix": prefix, "sites": {"acme-live": {"private": False}}}) == [
-        f"{F}: sites.acme-live: {name!r} is not allowed; bucket name {name!r} must not start with the "
-        f"reserved prefix {reserved!r}"
-    ]
-
-
-def test_refuses_two_adjacent_dots(refuse: Refuse) -> None:
-    name = "acme..media-acme-live-public"
-    assert refuse({**AWS, "bucket_prefix": "acme..media", "sites": {"acme-live": {"private": False}}}) == [
-        f"{F}: sites.acme-live: {name!r} is not allowed; bucket name {name!r} must not contain two adjacent dots"
+@pytest.mark.parametrize("prefix", ["xn--acme", "sthree-acme", "amzn-s3-demo-acme", "sthree", "amzn-s3-demo"])
+def test_refuses_reserved_bucket_name_prefix_naming_bucket_prefix(refuse: Refuse, prefix: str) -> None:
+    """The prefix makes every bucket name reserved: the line names bucket_prefix, once, not each site."""
+    reserved = next(r for r in ("xn--", "sthree-", "amzn-s3-demo-") if f"{prefix}-".startswith(r))
+    assert refuse({**AWS, "bucket_prefix": prefix, "sites": {"acme-live": {}, "blog": {}}}) == [
+        f"{F}: bucket_prefix: {prefix!r} is not allowed; bucket names would start with {reserved!r}, which S3 "
+        f"reserves; {PREFIX_RULE}"
     ]
 
 
@@ -293,13 +314,38 @@ def test_refuses_non_bool_private(refuse: Refuse, value: Any) -> None:
     assert refuse(site(private=value)) == [f"{F}: sites.acme-live.private: {shown} is not allowed; use true or false"]
 
 
+MEDIA_DOMAIN_RULE = "use a lowercase host name such as media.example.com, without scheme, port or path"
+
+
 @pytest.mark.parametrize(
-    "domain", ["https://media.acme.example/", "media.acme.example:8443", "Media.Acme.Example", "media", "media_x.acme"]
+    "domain",
+    [
+        "https://media.acme.example/",
+        "media.acme.example:8443",
+        "Media.Acme.Example",
+        "media_x.acme",
+        "media.acme.example\n",
+        "-acme-.example",
+        " media.acme.example",
+    ],
 )
 def test_refuses_bad_media_domain(refuse: Refuse, domain: str) -> None:
     assert refuse(site(media_domain=domain)) == [
-        f"{F}: sites.acme-live.media_domain: {domain!r} is not allowed; use a lowercase host name such as "
-        "media.example.com, without scheme, port or path"
+        f"{F}: sites.acme-live.media_domain: {domain!r} is not allowed; {MEDIA_DOMAIN_RULE}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("domain", "problem"),
+    [
+        ("media", "a host name has a dot, as in media.example.com"),
+        ("a" * 64 + ".example", f"the label {'a' * 20!r}... is 64 characters long; DNS labels have at most 63"),
+        (".".join(["a" * 63] * 4), "the host name is 255 characters long; DNS allows 253"),
+    ],
+)
+def test_refuses_media_domain_breaking_dns_rules(refuse: Refuse, domain: str, problem: str) -> None:
+    assert refuse(site(media_domain=domain)) == [
+        f"{F}: sites.acme-live.media_domain: {show(domain)} is not allowed; {MEDIA_DOMAIN_RULE}; {problem}"
     ]
 
 
@@ -321,13 +367,35 @@ def test_refuses_more_sites_than_max_sites(refuse: Refuse) -> None:
         "https://www.acme.example/app",  # path
         "https://www.acme.example/",  # trailing slash is a path too
         "https://*.*.acme.example",  # two wildcards
-        "https://www.acme.example:99999",  # no such port
         "www.acme.example",  # no scheme
+        "https://www.acme.example\n",  # a trailing newline is not trimmed
+        "https://-acme-.example",  # a label starting with a hyphen
+        "https://[::1]:8000",
     ],
 )
 def test_refuses_bad_origin(refuse: Refuse, origin: str) -> None:
     assert refuse(site(cors={"origins": ["https://ok.example", origin]})) == [
         f"{F}: sites.acme-live.cors.origins[1]: {origin!r} is not allowed; {ORIGIN_RULE}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("origin", "problem"),
+    [
+        ("https://www.acme.example:99999", "port 99999 is not a port; use 1 to 65535"),
+        ("https://www.acme.example:0", "port 0 is not a port; use 1 to 65535"),
+        ("https://acme.example:-1", "port '-1' is not a port; use 1 to 65535"),
+        ("https://acme.example:abc", "port 'abc' is not a port; use 1 to 65535"),
+        (
+            "https://" + "a" * 64 + ".example",
+            f"the label {'a' * 20!r}... is 64 characters long; DNS labels have at most 63",
+        ),
+        ("https://" + ".".join(["a" * 60] * 5), "the host name is 304 characters long; DNS allows 253"),
+    ],
+)
+def test_refuses_origin_breaking_port_or_dns_rules(refuse: Refuse, origin: str, problem: str) -> None:
+    assert refuse(site(cors={"origins": [origin]})) == [
+        f"{F}: sites.acme-live.cors.origins[0]: {show(origin)} is not allowed; {ORIGIN_RULE}; {problem}"
     ]
 
 
@@ -401,9 +469,12 @@ def test_refuses_duplicate_origin(refuse: Refuse) -> None:
     ]
 
 
-def test_refuses_negative_max_age(refuse: Refuse) -> None:
-    assert refuse(cors(max_age_seconds=-1)) == [
-        f"{F}: sites.acme-live.cors.max_age_seconds: -1 is not allowed; use a whole number of at least 0"
+@pytest.mark.parametrize("value", [-1, 10**40, 2**31, "²", "1" * 5000, 1.5, True, "0x10"])
+def test_refuses_max_age_out_of_range_or_not_a_whole_number(refuse: Refuse, value: Any) -> None:
+    """S3 keeps MaxAgeSeconds in 32 bits; "²" is a digit to str.isdigit, not to S3."""
+    assert refuse(cors(max_age_seconds=value)) == [
+        f"{F}: sites.acme-live.cors.max_age_seconds: {show(value)} is not allowed; use a whole number from 0 to "
+        "2147483647"
     ]
 
 

@@ -67,7 +67,7 @@ def test_restore_on_a_canned_acl_region_sends_private_and_public_read(local_stac
         "--json",
     )
     assert restored.exit_code == 0, restored.stdout + restored.stderr
-    assert summary(restored.stdout)["privacy"] == {"checked": 5, "failed": [], "repaired": []}
+    assert summary(restored.stdout)["privacy"] == {"checked": 5, "listings": 2, "failed": [], "repaired": []}
     for key, body in SMALL_FILES["private"].items():
         assert s3.get_object(Bucket=PRIVATE, Key=key)["Body"].read() == body
         assert public_grants(s3, PRIVATE, key) == []
@@ -94,3 +94,23 @@ def test_a_private_object_another_tool_made_public_is_made_private_again(local_s
     assert "copied 0 objects" in result.stdout and "0 wrong, 1 repaired" in result.stdout
     assert anonymous_status(f"{endpoint}/{PRIVATE}/contracts/terms.pdf") == 403
     assert public_grants(s3, PRIVATE, "contracts/terms.pdf") == []
+
+
+def test_the_local_server_refuses_anonymous_listings_and_a_bucket_that_lists_fails_the_run(
+    local_stack, tmp_path: Path
+) -> None:
+    """moto lists any bucket to anyone; the server `local up` starts refuses it as S3 does (local/moto_gaps.py)."""
+    _, endpoint = local_stack
+    folder = media_folder(tmp_path / "media")
+    pushed = invoke("media", "push", "demo", str(folder), "--stack", "local", "--json")
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    assert summary(pushed.stdout)["privacy"]["listings"] == 2
+    assert anonymous_status(f"{endpoint}/{PRIVATE}?list-type=2") == 403
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").put_bucket_acl(Bucket=PRIVATE, ACL="public-read")
+    assert anonymous_status(f"{endpoint}/{PRIVATE}?list-type=2") == 200
+    result = invoke("media", "push", "demo", str(folder), "--stack", "local")
+    assert result.exit_code == 1
+    assert (
+        f"PRIVACY: bucket {PRIVATE}: anonymous listing GET {endpoint}/{PRIVATE}/?list-type=2&max-keys=1 answered 200"
+        in (result.stdout)
+    )

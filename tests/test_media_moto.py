@@ -12,13 +12,10 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from typer.testing import CliRunner
 
-from storagectl.cli import app
 from storagectl.media import checksum_cache, engine, stores
 from storagectl.media.checksum_cache import CACHE_NAME
 from storagectl.media.checksums import PART_SIZE
@@ -28,68 +25,26 @@ from tests.support.cli_project import plain
 from tests.support.media import (
     LARGE_KEY,
     SMALL_FILES,
-    anonymous_status,
     bucket_objects,
     folder_files,
     media_folder,
     summary,
 )
-from tests.support.moto_apply import SiteKey
-from tests.support.moto_verify import (
-    Deployment,
-    client,
-    deploy,
-    iam_enforced,
-    reset_moto,
+from tests.support.media_moto import (
+    BACKUPS,
+    LIVE,
+    STAGE,
+    anonymous,
+    assert_site_holds,
+    deploy_for_media,
+    media,
 )
-
-STACK = "aws-eu-central-1"
-LIVE = ("acme-media-acme-live-public", "acme-media-acme-live-private")
-STAGE = ("acme-media-acme-stage-public", "acme-media-acme-stage-private")
-BACKUPS = "acme-media-backups"
-MEDIA_OPERATOR_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]}],
-}
+from tests.support.moto_verify import Deployment, client, iam_enforced
 
 
 @pytest.fixture
 def deployed(aws_stack: Evaluation, moto_endpoint: str) -> Deployment:
-    reset_moto(moto_endpoint)
-    deployment = deploy(aws_stack, moto_endpoint)
-    iam = deployment.iam()
-    iam.create_user(UserName="media-operator")
-    iam.put_user_policy(UserName="media-operator", PolicyName="s3", PolicyDocument=json.dumps(MEDIA_OPERATOR_POLICY))
-    created = iam.create_access_key(UserName="media-operator")["AccessKey"]
-    deployment.operator = SiteKey(created["AccessKeyId"], created["SecretAccessKey"])
-    deployment.s3().create_bucket(Bucket=BACKUPS, CreateBucketConfiguration={"LocationConstraint": deployment.region})
-    return deployment
-
-
-def media(deployment: Deployment, tmp_path: Path, *args: str, operator: SiteKey | None = None) -> Any:
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
-    key = operator or deployment.operator
-    env = {"AWS_ACCESS_KEY_ID": key.key_id, "AWS_SECRET_ACCESS_KEY": key.secret, "AWS_PROFILE": None}
-    command = ["media", *args, "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", deployment.endpoint]
-    with iam_enforced():
-        return CliRunner().invoke(app, command, env=env)
-
-
-def anonymous(deployment: Deployment, bucket: str, key: str) -> int:
-    return anonymous_status(f"{deployment.endpoint}/{bucket}/{quote(key)}")
-
-
-def assert_site_holds(deployment: Deployment, buckets: tuple[str, str], large: bool = False) -> None:
-    s3 = deployment.s3()
-    public, private = bucket_objects(s3, buckets[0]), bucket_objects(s3, buckets[1])
-    assert public == SMALL_FILES["public"]
-    assert {key: body for key, body in private.items() if key != LARGE_KEY} == SMALL_FILES["private"]
-    assert (LARGE_KEY in private) == large
-    for key in public:
-        assert anonymous(deployment, buckets[0], key) == 200, key
-    for key in private:
-        assert anonymous(deployment, buckets[1], key) == 403, key
+    return deploy_for_media(aws_stack, moto_endpoint)
 
 
 def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_path: Path) -> None:
@@ -97,7 +52,12 @@ def test_push_then_pull_round_trips_bytes_and_privacy(deployed: Deployment, tmp_
     pushed = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--check", "all")
     assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
     document = summary(pushed.stdout)
-    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
+    assert document["copied"] == 6 and document["privacy"] == {
+        "checked": 6,
+        "listings": 2,
+        "failed": [],
+        "repaired": [],
+    }
     assert "acme-live's own key writes acme-live" in pushed.stderr
     assert_site_holds(deployed, LIVE, large=True)
     head = deployed.s3().head_object(Bucket=LIVE[0], Key="uploads/cat.jpg")
@@ -342,8 +302,8 @@ def test_refuses_to_overwrite_newer_objects_at_the_destination(deployed: Deploym
     refused = media(deployed, tmp_path, "restore", "acme-live", "--from", str(backup))
     assert refused.exit_code == 2
     assert one_line(refused) == (
-        "site acme-live: 1 objects there differ from " + str(backup) + " and are newer (private/contracts/terms.pdf); "
-        "nothing was copied; pass --overwrite-newer to replace them"
+        "site acme-live: 1 object there differs from " + str(backup) + " and is newer (private/contracts/terms.pdf); "
+        "nothing was copied; pass --overwrite-newer to replace it"
     )
     assert deployed.s3().get_object(Bucket=LIVE[1], Key="contracts/terms.pdf")["Body"].read() == (
         b"edited after the backup"
@@ -486,3 +446,67 @@ def test_predicted_etags_match_the_servers_at_the_multipart_boundary(deployed: D
     (folder / CACHE_NAME).unlink(missing_ok=True)
     again = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
     assert (summary(again.stdout)["copied"], summary(again.stdout)["unchanged"]) == (0, 3), "ETags computed anew"
+
+
+def test_a_bucket_that_lists_its_keys_to_anyone_fails_the_run(deployed: Deployment, tmp_path: Path) -> None:
+    folder = media_folder(tmp_path / "media")
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    deployed.s3().put_bucket_acl(Bucket=LIVE[1], ACL="public-read")  # READ on a bucket is listing
+    result = media(deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    privacy = summary(result.stdout)["privacy"]
+    assert privacy["listings"] == 2
+    assert privacy["failed"] == [
+        f"bucket {LIVE[1]}: anonymous listing GET {deployed.endpoint}/{LIVE[1]}/?list-type=2&max-keys=1 answered 200: "
+        "ITS KEYS ARE LISTED TO ANYONE"
+    ]
+    text = media(deployed, tmp_path, "push", "acme-live", str(folder))
+    assert f"PRIVACY: bucket {LIVE[1]}: anonymous listing" in text.stdout
+    assert "anonymous check: 5 objects, 2 bucket listings, 1 wrong" in text.stdout
+
+
+def test_a_dry_run_counts_what_it_would_copy_and_delete_in_words_and_exact_bytes(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    deployed.s3().put_object(Bucket=LIVE[1], Key="stale.txt", Body=b"old")
+    total = sum(len(body) for body in folder_files(folder).values())
+    text = media(deployed, tmp_path, "push", "acme-live", str(folder), "--delete", "--dry-run")
+    assert text.exit_code == 0, text.stdout + text.stderr
+    assert f"would copy private/{LARGE_KEY} (12.6 MB, new)" in text.stdout
+    assert "would delete private/stale.txt (3 bytes, not in the source)" in text.stdout
+    assert "would copy 6 objects (12.6 MB), 0 unchanged, would delete 1 object, 0 failed" in text.stdout
+    document = summary(
+        media(deployed, tmp_path, "push", "acme-live", str(folder), "--delete", "--dry-run", "--json").stdout
+    )
+    assert (document["dry_run"], document["copied"], document["copied_bytes"], document["deleted"]) == (
+        True,
+        6,
+        total,
+        1,
+    )
+    assert bucket_objects(deployed.s3(), LIVE[1]) == {"stale.txt": b"old"}, "a dry run writes nothing"
+
+    one = tmp_path / "one"
+    (one / "public").mkdir(parents=True)
+    (one / "public" / "a.txt").write_bytes(b"x")
+    single = media(deployed, tmp_path, "push", "acme-live", str(one), "--dry-run")
+    assert "would copy 1 object (1 byte), 0 unchanged, would delete 0 objects, 0 failed" in single.stdout
+
+
+def test_refuses_to_write_a_folder_another_run_is_writing(deployed: Deployment, tmp_path: Path) -> None:
+    import fcntl
+
+    assert media(deployed, tmp_path, "push", "acme-live", str(media_folder(tmp_path / "media"))).exit_code == 0
+    target = tmp_path / "pulled"
+    target.mkdir()
+    holder = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as a running pull holds it
+        result = media(deployed, tmp_path, "pull", "acme-live", str(target))
+    finally:
+        os.close(holder)
+    assert result.exit_code == 2
+    assert one_line(result) == f"{target}: another storagectl media run is writing it; wait for it"
+    assert list(target.iterdir()) == []
+    assert media(deployed, tmp_path, "pull", "acme-live", str(target)).exit_code == 0, "free once the lock is gone"

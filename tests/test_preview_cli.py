@@ -70,7 +70,8 @@ def test_bad_values_are_echoed_verbatim(tmp_path: Path) -> None:
         storagectl("preview", "--config", "Pulumi.test.yaml", cwd=tmp_path),
         [
             "Pulumi.test.yaml: bucket_prefix: 'acme:fire:' is not allowed; use lowercase letters, digits, "
-            "hyphens and dots, starting with a letter or digit"
+            "hyphens and dots, each dot-separated part starting and ending with a letter or digit, at most 53 "
+            "characters"
         ],
     )
 
@@ -95,16 +96,16 @@ def test_refuses_bucket_names_another_stack_file_uses(tmp_path: Path) -> None:
     write_stack(tmp_path, {**aws, "sites": {"acme-live": {}, "brochure": {"private": False}}}, name="prod")
     write_stack(tmp_path, {**aws, "sites": {"acme-live": {}, "brochure": {}}}, name="shard-2")
     write_stack(tmp_path, {**aws, "bucket_prefix": "other", "sites": {"acme-live": {}}}, name="other")
-    clash = "bucket names must be unique, pick another slug"
+    rule = "bucket names are global: give this stack a bucket_prefix of its own, or keep site {} in one stack only"
     assert_refused(
         storagectl("preview", "--config", "Pulumi.shard-2.yaml", cwd=tmp_path),
         [
-            f"Pulumi.shard-2.yaml: sites.acme-live: bucket acme-media-acme-live-public is already site acme-live's "
-            f"in stack prod (Pulumi.prod.yaml); {clash}",
-            f"Pulumi.shard-2.yaml: sites.acme-live: bucket acme-media-acme-live-private is already site acme-live's "
-            f"in stack prod (Pulumi.prod.yaml); {clash}",
-            f"Pulumi.shard-2.yaml: sites.brochure: bucket acme-media-brochure-public is already site brochure's "
-            f"in stack prod (Pulumi.prod.yaml); {clash}",
+            "Pulumi.shard-2.yaml: bucket_prefix: 'acme-media' is also the bucket_prefix of stack prod "
+            "(Pulumi.prod.yaml), which has site acme-live too (buckets acme-media-acme-live-public, "
+            f"acme-media-acme-live-private); {rule.format('acme-live')}",
+            "Pulumi.shard-2.yaml: bucket_prefix: 'acme-media' is also the bucket_prefix of stack prod "
+            "(Pulumi.prod.yaml), which has site brochure too (bucket acme-media-brochure-public); "
+            + rule.format("brochure"),
         ],
     )
     (tmp_path / "Pulumi.prod.yaml").unlink()

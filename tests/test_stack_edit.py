@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import ConfigError
-from storagectl import stack_edit
+from storagectl import atomic_files, stack_edit
 from storagectl.stack_edit import Change, ConcurrentChange, StackEditor, detect_layout, write_atomic
 from storagectl.stack_files import round_trip_yaml
 from tests.support.cli_project import SHOP_STACK
@@ -168,7 +168,7 @@ def test_write_atomic_replaces_the_file_and_keeps_its_mode(tmp_path: Path) -> No
     write_atomic(path, "new\n", expected="old\n")
     assert path.read_bytes() == b"new\n"
     assert path.stat().st_mode & 0o777 == 0o640
-    assert os.listdir(tmp_path) == ["Pulumi.shop.yaml"]
+    assert sorted(os.listdir(tmp_path)) == [".Pulumi.shop.yaml.lock", "Pulumi.shop.yaml"], "no temp file left"
 
 
 def test_write_atomic_interrupted_at_the_rename_leaves_the_old_file_whole(
@@ -180,11 +180,11 @@ def test_write_atomic_interrupted_at_the_rename_leaves_the_old_file_whole(
     def killed(*args: object) -> None:
         raise KeyboardInterrupt  # what a Ctrl-C between write and rename looks like
 
-    monkeypatch.setattr(stack_edit.os, "replace", killed)
+    monkeypatch.setattr(atomic_files.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(path, "half\n")
     assert path.read_bytes() == SHOP.encode()
-    assert os.listdir(tmp_path) == ["Pulumi.shop.yaml"], "the temp file is cleaned up"
+    assert sorted(os.listdir(tmp_path)) == [".Pulumi.shop.yaml.lock", "Pulumi.shop.yaml"], "the temp file is removed"
 
 
 def test_write_atomic_failing_while_writing_leaves_the_old_file_whole(
@@ -196,11 +196,11 @@ def test_write_atomic_failing_while_writing_leaves_the_old_file_whole(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(stack_edit.os, "fsync", disk_full)
+    monkeypatch.setattr(atomic_files.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         write_atomic(path, SHOP + "more\n")
     assert path.read_bytes() == SHOP.encode()
-    assert os.listdir(tmp_path) == ["Pulumi.shop.yaml"]
+    assert sorted(os.listdir(tmp_path)) == [".Pulumi.shop.yaml.lock", "Pulumi.shop.yaml"]
 
 
 def test_write_atomic_refuses_when_the_file_changed_since_it_was_read(tmp_path: Path) -> None:

@@ -1,16 +1,21 @@
 """What the support commands share: options, refusals, the edit cycle and the exact next step.
 
-The edit cycle: read the stack file, change its text (storagectl.stack_edit), validate
-the result like preview does, print the diff, write atomically (unless --dry-run), then
-print the `pulumi preview`/`pulumi up` commands limited to the site's resources, or run
-`pulumi up` with --apply. Messages go to stderr; the diff and the commands to stdout.
+The edit cycle: take the stack file's lock (`editing`), read the file, change its text
+(storagectl.stack_edit), validate the result exactly like preview does (the bucket names of
+the other stack files included), print the diff, write atomically (unless --dry-run), release
+the lock; then print the `pulumi preview`/`pulumi up` commands limited to the site's
+resources, or run `pulumi up` with --apply (`follow_up`). A second command changing the same
+file waits for the lock, then refuses in one line: no update is lost. Messages go to stderr;
+the diff and the commands to stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +24,7 @@ import typer
 
 from components.config import ConfigError, SiteConfig, StackSettings
 from storagectl import pulumi_runner
+from storagectl.atomic_files import LockTimeout, locked
 from storagectl.local_outputs import applied_by_local_up, local_up_command, stack_is_local
 from storagectl.stack_edit import Change, ConcurrentChange, read_text, write_atomic
 from storagectl.stack_files import StackFile, display_path, project_root, read_stack_file, stack_path
@@ -145,6 +151,23 @@ def open_stack(stack: str) -> OpenStack:
     return OpenStack(name=stack, path=path, text=text, file=stack_file, settings=settings)
 
 
+@contextlib.contextmanager
+def editing(stack: str, *, dry_run: bool = False) -> Iterator[OpenStack]:
+    """`open_stack` under the stack file's exclusive lock, held until the block ends: read, check and
+    replace happen with no other writer in between. A lock held by another command for longer than
+    the wait (storagectl.atomic_files) ends this one in one line (exit 2), nothing written.
+    A dry run writes nothing, not even the lock file: it reads the file as it is."""
+    path = stack_path(stack)
+    if dry_run or not os.path.lexists(path):
+        yield open_stack(stack)  # a missing file is refused (no lock file is left for it)
+        return
+    try:
+        with locked(path):
+            yield open_stack(stack)
+    except LockTimeout as error:
+        raise fail([error.describe(display_path(path))]) from None
+
+
 def check_apply(apply: bool, dry_run: bool, stack: str | None = None) -> None:
     """Refuse --apply before anything is changed when it cannot run."""
     if apply and dry_run:
@@ -236,32 +259,59 @@ def run_up(stack: str, urns: Sequence[str], source: str) -> None:
     say("pulumi up succeeded: this site's resources are up to date")
 
 
-def finish_edit(opened: OpenStack, after: str, slug: str, *, dry_run: bool, apply: bool) -> None:
-    """Validate, show, write and follow up one edit of a stack file."""
+@dataclass(frozen=True)
+class Edit:
+    """An edit that passed validation: written, or shown only (--dry-run)."""
+
+    opened: OpenStack
+    edited: StackFile
+    slug: str
+    written: bool
+
+
+def write_edit(opened: OpenStack, after: str, slug: str, *, dry_run: bool) -> Edit | None:
+    """Validate exactly like preview, show the diff and write one edit of a stack file (under `editing`'s lock).
+
+    None when the text is unchanged (said so); the command ends (exit 2) when the result would
+    not pass preview, with the file unchanged.
+    """
     change = Change(opened.path, opened.text, after)
     if not change.changed:
         say(f"{opened.source} already says so; nothing changed")
-        return
+        return None
     try:
-        edited = change.validated()
+        edited = change.validated(note=say)
     except ConfigError as error:
         refusal = f"refusing to write {opened.source}: the result would not pass validation (file unchanged):"
         raise fail([refusal, *error.problems]) from None
     typer.echo(change.diff(), nl=False)
-    urns = _union(site_urns(edited, slug), site_urns(opened.file, slug))
     if dry_run:
         say(f"dry run: {opened.source} not written")
-    else:
-        try:
-            write_atomic(opened.path, after, expected=opened.text)
-        except ConcurrentChange:
-            raise fail(
-                [f"{opened.source} changed on disk while this command ran; nothing written, run it again"]
-            ) from None
-        except OSError as error:
-            raise fail([f"could not write {opened.source}: {error}; the file is unchanged"], EXIT_FAILED) from None
-        say(f"wrote {opened.source}")
+        return Edit(opened, edited, slug, written=False)
+    try:
+        write_atomic(opened.path, after, expected=opened.text)
+    except ConcurrentChange:
+        raise fail([f"{opened.source} changed on disk while this command ran; nothing written, run it again"]) from None
+    except LockTimeout as error:
+        raise fail([error.describe(opened.source)]) from None
+    except OSError as error:
+        raise fail([f"could not write {opened.source}: {error}; the file is unchanged"], EXIT_FAILED) from None
+    say(f"wrote {opened.source}")
+    return Edit(opened, edited, slug, written=True)
+
+
+def follow_up(edit: Edit | None, *, apply: bool) -> None:
+    """After the lock is released: the site's `pulumi preview`/`up` commands, or that `pulumi up` (--apply)."""
+    if edit is None:
+        return
+    opened, slug = edit.opened, edit.slug
+    urns = _union(site_urns(edit.edited, slug), site_urns(opened.file, slug))
     if apply:
         run_up(opened.name, urns, opened.source)
     else:
-        print_next_step(opened.name, urns, written=not dry_run)
+        print_next_step(opened.name, urns, written=edit.written)
+
+
+def finish_edit(opened: OpenStack, after: str, slug: str, *, dry_run: bool, apply: bool) -> None:
+    """`write_edit` then `follow_up`, for a caller that holds no lock across its read (prefer `editing`)."""
+    follow_up(write_edit(opened, after, slug, dry_run=dry_run), apply=apply)

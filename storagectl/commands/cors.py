@@ -16,12 +16,14 @@ from storagectl.commands import (
     StackOption,
     check_apply,
     choices_metavar,
+    editing,
     fail,
-    finish_edit,
+    follow_up,
     one_of,
     open_stack,
     say,
     whole_number,
+    write_edit,
 )
 from storagectl.stack_edit import StackEditor, flow_seq
 
@@ -105,58 +107,60 @@ def enable(
 ) -> None:
     """Allow browsers on ORIGIN(s) to read SITE's public media (CORS), validated like preview."""
     check_apply(apply, dry_run, stack)
-    opened = open_stack(stack)
-    current = opened.site(site).cors
-    if ANY_ORIGIN in origins and not allow_any_origin and (current is None or not current.allow_any_origin):
-        raise fail(
-            [
-                f"--origin '{ANY_ORIGIN}' lets every website read {site}'s public media; add --allow-any-origin "
-                "to mean it (nothing changed)"
-            ]
-        )
-    wanted_methods = list(dict.fromkeys(methods)) if methods else None
-    new_origins = list(dict.fromkeys(o for o in origins if current is None or o not in current.origins))
-    changes_methods = wanted_methods is not None and (current is None or tuple(wanted_methods) != current.methods)
-    changes_age = max_age is not None and (current is None or max_age != current.max_age_seconds)
-    changes_any = allow_any_origin and (current is None or not current.allow_any_origin)
-    if not (new_origins or changes_methods or changes_age or changes_any):
-        say(f"{site}: CORS already allows {', '.join(origins)} with these settings; nothing changed")
-        return
+    with editing(stack, dry_run=dry_run) as opened:
+        current = opened.site(site).cors
+        if ANY_ORIGIN in origins and not allow_any_origin and (current is None or not current.allow_any_origin):
+            raise fail(
+                [
+                    f"--origin '{ANY_ORIGIN}' lets every website read {site}'s public media; add --allow-any-origin "
+                    "to mean it (nothing changed)"
+                ]
+            )
+        wanted_methods = list(dict.fromkeys(methods)) if methods else None
+        new_origins = list(dict.fromkeys(o for o in origins if current is None or o not in current.origins))
+        changes_methods = wanted_methods is not None and (current is None or tuple(wanted_methods) != current.methods)
+        changes_age = max_age is not None and (current is None or max_age != current.max_age_seconds)
+        changes_any = allow_any_origin and (current is None or not current.allow_any_origin)
+        if not (new_origins or changes_methods or changes_age or changes_any):
+            say(f"{site}: CORS already allows {', '.join(origins)} with these settings; nothing changed")
+            return
 
-    def change(site_map: CommentedMap) -> None:
-        cors = site_map.get("cors")
-        if not isinstance(cors, CommentedMap):
-            cors = site_map["cors"] = CommentedMap()
-        listed = cors.get("origins")
-        if isinstance(listed, CommentedSeq):
-            listed.extend(new_origins)
-        else:
-            cors["origins"] = CommentedSeq(new_origins)
-        if changes_any:
-            cors["allow_any_origin"] = True
-        if changes_methods and wanted_methods is not None:
-            existing = cors.get("methods")
-            if isinstance(existing, CommentedSeq):
-                del existing[:]  # in place: the list keeps its style ([GET, HEAD] or one per line)
-                existing.extend(wanted_methods)
+        def change(site_map: CommentedMap) -> None:
+            cors = site_map.get("cors")
+            if not isinstance(cors, CommentedMap):
+                cors = site_map["cors"] = CommentedMap()
+            listed = cors.get("origins")
+            if isinstance(listed, CommentedSeq):
+                listed.extend(new_origins)
             else:
-                cors["methods"] = flow_seq(wanted_methods)
-        if changes_age:
-            cors["max_age_seconds"] = max_age
+                cors["origins"] = CommentedSeq(new_origins)
+            if changes_any:
+                cors["allow_any_origin"] = True
+            if changes_methods and wanted_methods is not None:
+                existing = cors.get("methods")
+                if isinstance(existing, CommentedSeq):
+                    del existing[:]  # in place: the list keeps its style ([GET, HEAD] or one per line)
+                    existing.extend(wanted_methods)
+                else:
+                    cors["methods"] = flow_seq(wanted_methods)
+            if changes_age:
+                cors["max_age_seconds"] = max_age
 
-    editor = StackEditor(opened.path, opened.text)
-    editor.update_mapping((*editor.project_key("sites"), site), change)
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+        editor = StackEditor(opened.path, opened.text)
+        editor.update_mapping((*editor.project_key("sites"), site), change)
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)
 
 
 @app.command("disable")
 def disable(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = False, apply: ApplyOption = False) -> None:
     """Remove SITE's CORS rule: browsers on other sites can no longer read its media."""
     check_apply(apply, dry_run, stack)
-    opened = open_stack(stack)
-    if opened.site(site).cors is None:
-        say(f"{site}: CORS is already off; nothing changed")
-        return
-    editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*editor.project_key("sites"), site, "cors"))
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+    with editing(stack, dry_run=dry_run) as opened:
+        if opened.site(site).cors is None:
+            say(f"{site}: CORS is already off; nothing changed")
+            return
+        editor = StackEditor(opened.path, opened.text)
+        editor.delete_key((*editor.project_key("sites"), site, "cors"))
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)

@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import NAMESPACE
 from storagectl import pulumi_runner
-from storagectl.bucket_clash import SiblingStack, bucket_clashes, sibling_stacks, site_buckets
+from storagectl.bucket_clash import SiblingStack, sibling_stacks, site_buckets
 from storagectl.commands import (
     BUCKET_TYPES,
     ApplyOption,
@@ -24,11 +24,13 @@ from storagectl.commands import (
     StackOption,
     check_apply,
     child_urn,
+    editing,
     fail,
-    finish_edit,
+    follow_up,
     open_stack,
     say,
     site_resources,
+    write_edit,
 )
 from storagectl.local_outputs import local_outputs_path
 from storagectl.stack_edit import StackEditor
@@ -106,25 +108,26 @@ def add(
 ) -> None:
     """Add SITE to the stack. Refuses a full stack (max_sites) and names a shard with room."""
     check_apply(apply, dry_run, stack)
-    opened = open_stack(stack)
-    if any(existing.slug == site for existing in opened.settings.sites):
-        raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
-    others = sibling_stacks(opened.path, say)  # the valid stack files beside this one
-    _refuse_bucket_clash(opened, others, site, private)
-    if len(opened.settings.sites) >= opened.settings.max_sites:
-        options = _add_options(media_domain, private, cors_origins or [])
-        raise fail(_full_stack_lines(opened, others, site, options))
+    with editing(stack, dry_run=dry_run) as opened:
+        if any(existing.slug == site for existing in opened.settings.sites):
+            raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
+        if len(opened.settings.sites) >= opened.settings.max_sites:
+            options = _add_options(media_domain, private, cors_origins or [])
+            others = sibling_stacks(opened.path, say)  # the valid stack files beside this one
+            raise fail(_full_stack_lines(opened, others, site, options))
 
-    value = CommentedMap()
-    if not private:
-        value["private"] = False
-    if media_domain is not None:
-        value["media_domain"] = media_domain
-    if cors_origins:
-        value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
-    editor = StackEditor(opened.path, opened.text)
-    editor.add_key(editor.project_key("sites"), site, value)
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
+        value = CommentedMap()
+        if not private:
+            value["private"] = False
+        if media_domain is not None:
+            value["media_domain"] = media_domain
+        if cors_origins:
+            value["cors"] = CommentedMap([("origins", CommentedSeq(dict.fromkeys(cors_origins)))])
+        editor = StackEditor(opened.path, opened.text)
+        editor.add_key(editor.project_key("sites"), site, value)
+        # Validated like preview, so a slug whose bucket names another stack file uses is refused here.
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)
 
 
 @app.command("remove")
@@ -155,38 +158,32 @@ def remove(
     """Remove SITE from the stack file. Never deletes media: refuses while its buckets are protected, unless
     the stack outputs show SITE was never deployed."""
     check_apply(apply, dry_run, stack)
-    opened = open_stack(stack)
-    opened.site(site)
-    resources = site_resources(opened.file, site)
-    protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
-    deployed = _deployed(opened, site, outputs) if protected and not unprotected else None
-    if protected and not unprotected and deployed is not False:
-        raise fail(_decommission_lines(opened, site, resources, deployment_unknown=deployed is None))
-    if deployed is False:
-        say(
-            f"{site} is not in the outputs of stack {stack}: it was never deployed, so it has no buckets or media; "
-            "removing it from the stack file"
-        )
-    elif protected:
-        say(
-            f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
-            "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
-        )
-    else:
-        say(
-            f"{site}'s buckets are not protected ({NAMESPACE}:protect is false): pulumi up deletes them if they "
-            "are empty; S3 refuses to delete a bucket that holds objects"
-        )
-    editor = StackEditor(opened.path, opened.text)
-    editor.delete_key((*editor.project_key("sites"), site))
-    finish_edit(opened, editor.text, site, dry_run=dry_run, apply=apply)
-
-
-def _refuse_bucket_clash(opened: OpenStack, others: Sequence[SiblingStack], site: str, private: bool) -> None:
-    wanted = {site: site_buckets(opened.settings, site, private)}
-    clashes = bucket_clashes(opened.source, wanted, others)
-    if clashes:
-        raise fail(clashes[:1])
+    with editing(stack, dry_run=dry_run) as opened:
+        opened.site(site)
+        resources = site_resources(opened.file, site)
+        protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
+        deployed = _deployed(opened, site, outputs) if protected and not unprotected else None
+        if protected and not unprotected and deployed is not False:
+            raise fail(_decommission_lines(opened, site, resources, deployment_unknown=deployed is None))
+        if deployed is False:
+            say(
+                f"{site} is not in the outputs of stack {stack}: it was never deployed, so it has no buckets or "
+                "media; removing it from the stack file"
+            )
+        elif protected:
+            say(
+                f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
+                "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
+            )
+        else:
+            say(
+                f"{site}'s buckets are not protected ({NAMESPACE}:protect is false): pulumi up deletes them if they "
+                "are empty; S3 refuses to delete a bucket that holds objects"
+            )
+        editor = StackEditor(opened.path, opened.text)
+        editor.delete_key((*editor.project_key("sites"), site))
+        edit = write_edit(opened, editor.text, site, dry_run=dry_run)
+    follow_up(edit, apply=apply)
 
 
 def _add_options(media_domain: str | None, private: bool, cors_origins: Sequence[str]) -> list[str]:

@@ -12,7 +12,6 @@ objects first. Only stacks of region custom whose endpoint is on this machine qu
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,12 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackSettings, parse_settings
 from components.generic_s3.connection import Clients, Credentials, region_of
+from storagectl.atomic_files import locked, write_atomic
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
 from storagectl.local_outputs import LOCAL_DIR, local_outputs_path, local_up_command
-from storagectl.stack_edit import write_atomic
 from storagectl.stack_files import StackFile, display_path
 from storagectl.verify.results import KEY_REJECTED_CODES
+from storagectl.wording import counted
 
 if TYPE_CHECKING:
     from storagectl.offline import Evaluation, RecordedResource
@@ -116,11 +116,15 @@ def _local_stack(stack: str, key_id: str | None, secret: str) -> LocalStack:
 
 
 def _write_outputs(path: Path, outputs: dict[str, Any]) -> None:
-    """Atomically, readable by the owner only: the file holds the server's key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    write_atomic(path, json.dumps(outputs, indent=2) + "\n")
+    """Atomically (it appears only complete), readable by the owner only: the file holds the server's key."""
+    write_atomic(path, json.dumps(outputs, indent=2) + "\n", private=True)
+
+
+def _remove_outputs(stack: str) -> None:
+    """Under the file's lock, which also removes a temp file a killed `local up` left beside it."""
+    path = local_outputs_path(stack)
+    with locked(path, private=True):
+        path.unlink(missing_ok=True)
 
 
 def _generic(evaluation: Evaluation) -> list[RecordedResource]:
@@ -141,11 +145,15 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
         problem = _not_s3(local)
         if problem:
             raise fail([problem], EXIT_FAILED)
-    say(
-        f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)"
-        if running.started_here
-        else f"using the S3 server answering on {local.endpoint}"
-    )
+    if running.started_here:
+        say(f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)")
+    elif running.pid is not None:
+        say(
+            f"using the moto server an earlier `storagectl local up` started on {local.endpoint} "
+            f"(pid {running.pid}; `storagectl local down` stops it)"
+        )
+    else:
+        say(f"using the S3 server answering on {local.endpoint}")
     try:
         evaluation = local.evaluation()
         steps, _ = provision(evaluation.resources, local.clients())
@@ -224,6 +232,12 @@ def down(
 
     local = _local_stack(stack, access_key_id, secret_access_key)
     if not server.answers(local.endpoint):
+        # A server a stopped `local up` started may not answer yet (or hang): it was recorded, so stop it.
+        pid = server.recorded_pid(local.endpoint)
+        if pid is not None and server.stop_server(local.endpoint):
+            _remove_outputs(stack)  # its buckets were in its memory: gone with it
+            say(f"stopped the moto server `local up` started on {local.endpoint} (pid {pid}); it was not answering")
+            return
         raise fail([f"nothing answers on {local.endpoint}: there is no local storage to take down"], EXIT_FAILED)
     evaluation = local.evaluation()
     resources = _generic(evaluation)
@@ -232,7 +246,7 @@ def down(
         for resource in resources:
             if resource.type.endswith(":Bucket"):
                 count = _delete_objects(clients, resource)
-                say(f"deleted {count} object{'' if count == 1 else 's'} from {resource.inputs['bucket']}")
+                say(f"deleted {counted(count, 'object')} from {resource.inputs['bucket']}")
     steps = deprovision(resources, clients)
     kept = [step for step in steps if step.action != DELETE]
     buckets = {resource.name: resource.inputs["bucket"] for resource in resources if resource.type.endswith(":Bucket")}
@@ -246,7 +260,7 @@ def down(
         else:
             say(f"kept {step.name}" + (f": {step.detail}" if step.detail else ""))
     if kept:
-        things = f"{len(kept)} resource{'' if len(kept) == 1 else 's'}"
+        things = counted(len(kept), "resource")
         if holding:
             sites = sorted({str(resource.site) for resource in resources if resource.inputs.get("bucket") in holding})
             backups = "; ".join(f"`storagectl media backup {site} --stack {stack}`" for site in sites)
@@ -257,7 +271,7 @@ def down(
         else:
             say(f"kept {things}, for the reasons above")
         raise typer.Exit(EXIT_FAILED)
-    local_outputs_path(stack).unlink(missing_ok=True)
+    _remove_outputs(stack)
     s3 = clients.s3(local.opened.settings.region)
     if not s3.list_buckets().get("Buckets") and server.stop_server(local.endpoint):
         say(f"stopped the moto server on {local.endpoint} that `local up` started (it held no buckets)")

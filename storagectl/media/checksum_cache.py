@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from storagectl.atomic_files import write_atomic
 from storagectl.media.checksums import PART_SIZE
-from storagectl.stack_edit import write_atomic
 
 CACHE_NAME = ".storagectl-checksums.json"
 VERSION = 1
@@ -80,8 +80,8 @@ class ChecksumCache:
                 if stamp.ctime_ns < settled and stamp.mtime_ns < settled
             }
             text = json.dumps({"version": VERSION, "part_size": PART_SIZE, "files": entries}, separators=(",", ":"))
-            with contextlib.suppress(OSError):
-                write_atomic(self.path, text + "\n")
+            with contextlib.suppress(OSError):  # LockTimeout too: another run is saving it
+                write_atomic(self.path, text + "\n", private=True)
                 self._changed = False
 
 

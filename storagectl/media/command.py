@@ -199,7 +199,7 @@ def _execute(job: Job, as_json: bool) -> None:
     try:
         summary = _with_progress(job, stderr)
     except MediaError as error:
-        raise fail(error.problems) from None
+        raise fail(error.problems, error.exit_code) from None
     _print(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -222,6 +222,8 @@ def _with_progress(job: Job, stderr: Console) -> Summary:
 
 
 def _print(summary: Summary, as_json: bool) -> None:
+    from storagectl.wording import counted, size
+
     if as_json:
         sys.stdout.write(json.dumps(summary.document(), indent=2) + "\n")
         return
@@ -229,37 +231,50 @@ def _print(summary: Summary, as_json: bool) -> None:
     if summary.dry_run:
         for change in summary.changes:
             out.print(
-                f"would {change['action']} {change['kind']}/{change['key']} ({change['size']} B, {change['why']})",
+                f"would {change['action']} {change['kind']}/{change['key']} ({size(change['size'])}, {change['why']})",
                 markup=False,
             )
     for line in summary.failed:
         out.print(f"failed: {line}", markup=False)
+    if summary.ignored:
+        shown = ", ".join(summary.ignored[:3]) + (
+            f" and {len(summary.ignored) - 3} more" if len(summary.ignored) > 3 else ""
+        )
+        out.print(
+            f"ignored: {counted(len(summary.ignored), 'object')} in the backup its manifest does not list ({shown})",
+            markup=False,
+        )
+    for line in summary.cleaned:
+        out.print(f"cleaned: {line}", markup=False)
     for line in summary.privacy_repaired:
         out.print(f"REPAIRED: {line}", markup=False)
     for line in summary.privacy_failed:
         out.print(f"PRIVACY: {line}", markup=False)
-    verb = "would copy" if summary.dry_run else "copied"
-    deleted = sum(1 for c in summary.changes if c["action"] == "delete") if summary.dry_run else summary.deleted
-    out.print(
-        f"{verb} {summary.copied if not summary.dry_run else len(summary.changes) - deleted} objects "
-        f"({summary.copied_bytes} B), {summary.unchanged} unchanged, {deleted} deleted, "
-        f"{len(summary.failed)} failed; {summary.mode}"
-        + (
-            f"; anonymous check: {summary.checked} objects, {len(summary.privacy_failed)} wrong"
-            + (f", {len(summary.privacy_repaired)} repaired" if summary.privacy_repaired else "")
-            if summary.checked
-            else ""
+    deleted = f"would delete {counted(summary.deleted, 'object')}" if summary.dry_run else f"{summary.deleted} deleted"
+    check = ""
+    if summary.checked or summary.listings:
+        check = (
+            f"; anonymous check: {counted(summary.checked, 'object')}, {counted(summary.listings, 'bucket listing')}, "
+            f"{len(summary.privacy_failed)} wrong"
         )
-        + f"; {summary.seconds:.1f}s",
+        check += f", {len(summary.privacy_repaired)} repaired" if summary.privacy_repaired else ""
+    out.print(
+        f"{'would copy' if summary.dry_run else 'copied'} {counted(summary.copied, 'object')} "
+        f"({size(summary.copied_bytes)}), {summary.unchanged} unchanged, "
+        f"{deleted}, "
+        f"{len(summary.failed)} failed; {summary.mode}{check}; {summary.seconds:.1f}s",
         markup=False,
     )
 
 
 def _job(command: str, site: str, source: Store, destination: Store, keys: str, **options: Any) -> Job:
     # Imported here: the engine pulls in boto3, which `storagectl --help` does without.
+    from storagectl.local_outputs import LOCAL_DIR
     from storagectl.media.engine import Job
+    from storagectl.stack_files import project_root
 
-    return Job(command, site, source, destination, keys, **options)
+    journal_dir = project_root() / LOCAL_DIR / "media-uploads"  # made owner-only when a run first writes there
+    return Job(command, site, source, destination, keys, journal_dir=journal_dir, **options)
 
 
 @app.command()
@@ -460,6 +475,75 @@ def pull(
         record_acls=_record_acls(plan, target),
     )
     _execute(job, as_json)
+
+
+@app.command("verify-backup")
+def verify_backup(
+    site: SiteArg,
+    source_location: Annotated[str, typer.Option("--from", help="A backup: DIR or s3://BUCKET/PREFIX.")],
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            help="Stack name (stacks/Pulumi.<stack>.yaml); an s3:// backup needs it (its endpoint), a folder does not.",
+        ),
+    ] = None,
+    outputs: Outputs = None,
+    endpoint_url: Endpoint = None,
+    as_json: AsJson = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Prove SITE's backup complete without restoring it: every object its manifest lists, size and checksum."""
+    from storagectl.media.backup_check import verify_backup as check_backup
+    from storagectl.media.engine import MediaError
+    from storagectl.media.stores import DirStore
+    from storagectl.progress import stderr_progress
+    from storagectl.wording import counted, size
+
+    if source_location.startswith("s3://"):
+        if stack is None:
+            raise fail([f"--from {source_location}: a backup in a bucket needs --stack (the stack gives its endpoint)"])
+        plan = _plan(stack, outputs, endpoint_url, [site])
+        store = _location(source_location, _site(plan, site), _clients(concurrency))
+    else:
+        store = DirStore(Path(source_location))
+        _require_halves(store, must_exist=True)
+    say(
+        f"verify-backup: {store.label}; "
+        + ("read from disk" if isinstance(store, DirStore) else "the operator's credentials list it")
+    )
+    stderr = Console(stderr=True, soft_wrap=True)
+    try:
+        with stderr_progress("media verify-backup", stderr) as progress:
+            task = progress.add_task("objects", total=None)
+
+            def report(what: str, amount: int) -> None:
+                if what == "total":
+                    progress.update(task, total=amount)
+                else:
+                    progress.advance(task)
+
+            result = check_backup(store, site, concurrency, report)
+    except MediaError as error:
+        raise fail(error.problems, error.exit_code) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.document(), indent=2) + "\n")
+    else:
+        out = Console(soft_wrap=True, highlight=False)
+        for line in result.missing:
+            out.print(f"MISSING: {line}", markup=False)
+        for line in result.altered:
+            out.print(f"ALTERED: {line}", markup=False)
+        if result.ignored:
+            out.print(f"ignored: {counted(len(result.ignored), 'object')} its manifest does not list", markup=False)
+        state = "complete" if result.ok else f"DAMAGED: {len(result.missing)} missing, {len(result.altered)} altered"
+        how = f"{result.by_checksum} by checksum" + (f", {result.size_only} by size only" if result.size_only else "")
+        out.print(
+            f"backup of site {site}: {state}; manifest lists {counted(result.objects, 'object')} "
+            f"({size(result.bytes)}); checked {how}; {result.seconds:.1f}s",
+            markup=False,
+        )
+    raise typer.Exit(0 if result.ok else EXIT_FAILED)
 
 
 def _who(key: str, site: str, plan: VerifyPlan) -> str:

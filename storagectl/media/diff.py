@@ -1,7 +1,8 @@
 """What a run changes: each source object is new, changed, unchanged, or would overwrite a newer one.
 
 Unchanged means the same size and the same checksum (ETag; for a local file the ETag S3
-would give it, see `checksums`). When the two ETags are of different forms (one multipart,
+would give it, see `checksums`; for a restored backup's object the ETag its manifest records).
+When the two ETags are of different forms (one multipart,
 the other not, or a different number of parts) they cannot be compared, and the object counts
 as unchanged when its copy is at least as new as the source.
 """
@@ -33,6 +34,8 @@ class Diff:
     copies: list[Change] = field(default_factory=list)
     deletes: list[Change] = field(default_factory=list)
     unchanged: list[Entry] = field(default_factory=list)
+    existing: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    """The destination's copy of each unchanged object (its ETag goes into a backup's manifest)."""
     newer: list[Change] = field(default_factory=list)
     """Source objects whose destination copy differs and is newer: refused unless asked to overwrite."""
     unsafe: list[str] = field(default_factory=list)
@@ -70,7 +73,7 @@ def compare(
         entry, existing = pair
         if entry.size != existing.size:
             return False
-        mine, theirs = source.etag(entry), destination.etag(existing)
+        mine, theirs = entry.origin_etag or source.etag(entry), destination.etag(existing)
         if _form(mine) == _form(theirs):
             return mine == theirs
         return existing.modified >= entry.modified
@@ -80,7 +83,8 @@ def compare(
     def answered(pair: tuple[Entry, Entry]) -> bool:
         entry, existing = pair
         return entry.size != existing.size or (
-            source.known_etag(entry) is not None and destination.known_etag(existing) is not None
+            (entry.origin_etag is not None or source.known_etag(entry) is not None)
+            and destination.known_etag(existing) is not None
         )
 
     pending = [index for index, pair in enumerate(pairs) if not answered(pair)]
@@ -89,6 +93,7 @@ def compare(
         equal = computed[index] if index in computed else same((entry, existing))
         if equal:
             diff.unchanged.append(entry)
+            diff.existing[(entry.kind, entry.key)] = existing
         elif existing.modified > entry.modified and not overwrite_newer:
             diff.newer.append(Change("copy", entry.kind, entry.key, entry.size, "newer at the destination", entry))
         else:

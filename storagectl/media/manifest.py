@@ -72,6 +72,10 @@ class Record:
     meta: Meta
     acl: str | None
     """The canned ACL the object carries in its site's bucket, on regions that use object ACLs."""
+    copy_etag: str | None = None
+    """The ETag of the copy in this backup: a folder's file in this project's 8 MiB-part form, or what a
+    backup bucket gave the copy. Restore and verify-backup check the copy
+    against it (None in manifests written before it existed: `etag` where comparable)."""
 
     @property
     def md5(self) -> str | None:
@@ -87,7 +91,18 @@ def dumps(records: Iterable[Record], *, site: str, source: str) -> str:
     return json.dumps({"format": FORMAT, "site": site, "source": source, "objects": entries}, indent=1) + "\n"
 
 
+@dataclass(frozen=True)
+class Manifest:
+    site: str
+    source: str
+    records: dict[tuple[str, str], Record]
+
+
 def loads(text: str, where: str) -> dict[tuple[str, str], Record]:
+    return parse(text, where).records
+
+
+def parse(text: str, where: str) -> Manifest:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -98,10 +113,18 @@ def loads(text: str, where: str) -> dict[tuple[str, str], Record]:
     for index, entry in enumerate(document.get("objects") or []):
         try:
             meta = Meta(**entry["meta"])
-            record = Record(entry["kind"], entry["key"], int(entry["size"]), entry["etag"], meta, entry.get("acl"))
+            record = Record(
+                entry["kind"],
+                entry["key"],
+                int(entry["size"]),
+                entry["etag"],
+                meta,
+                entry.get("acl"),
+                entry.get("copy_etag"),
+            )
         except (KeyError, TypeError, ValueError):
             raise ManifestError(f"{where}: objects[{index}] is not a manifest record") from None
         if record.kind not in KINDS:
             raise ManifestError(f"{where}: objects[{index}].kind is {record.kind!r}; allowed: public, private")
         records[(record.kind, record.key)] = record
-    return records
+    return Manifest(str(document.get("site") or ""), str(document.get("source") or ""), records)

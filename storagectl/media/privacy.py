@@ -1,7 +1,9 @@
 """After a run: anonymous GETs prove that the destination's private objects are refused and public ones load.
 
 This checks the outcome, not the request that was sent: a bucket policy, an ACL left over from
-another tool or a region that ignores the ACL would all show up here.
+another tool or a region that ignores the ACL would all show up here. Every bucket written is
+also listed anonymously (ListObjectsV2, one key): that must be refused too, for the public
+bucket as well, which serves objects and must not hand out an index of them.
 """
 
 from __future__ import annotations
@@ -66,6 +68,20 @@ def check(
         return Finding(kind, key, ok, line, leaked=answer.status == 200 and not store.anonymous.get(kind))
 
     return list(mapper(one, list(objects)))
+
+
+def listings(store: BucketStore, get: Callable[[str], HttpAnswer] = http_get) -> list[Finding]:
+    """An anonymous listing of each of the store's buckets; each must be refused (401/403)."""
+    findings = []
+    for bucket in sorted(set(store.buckets.values())):
+        url = bucket_url(store.site, bucket, "") + "?list-type=2&max-keys=1"
+        answer = get(url)
+        ok = answer.status in (401, 403)
+        line = f"bucket {bucket}: anonymous listing GET {url} answered {answer.status or answer.error}: " + (
+            "ITS KEYS ARE LISTED TO ANYONE" if answer.status == 200 else "expected 403"
+        )
+        findings.append(Finding("bucket", bucket, ok, line))
+    return findings
 
 
 def repair(

@@ -7,23 +7,29 @@ local folder under `public/` and `private/`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
+from storagectl.atomic_files import write_atomic
 from storagectl.media.checksum_cache import CACHE_NAME, ChecksumCache, Stamp
 from storagectl.media.checksums import file_etag
 from storagectl.media.manifest import KINDS, MANIFEST_NAME
-from storagectl.stack_edit import write_atomic
+from storagectl.media.upload_journal import UploadJournal
 from storagectl.verify.clients import KeyedClient
 from storagectl.verify.plan import SiteTarget
 from storagectl.verify.results import error_code
 
 PARTIAL_SUFFIX = ".storagectl-partial"
 """A download in progress; renamed into place when complete, ignored by listings."""
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+"""A folder's private half is its owner's alone, whatever the umask: it holds the site's private media."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,16 @@ class Entry:
     """S3's ETag without quotes; None for a local file until `Store.etag` computes it."""
     modified: float
     """Seconds since the epoch."""
+    origin_etag: str | None = None
+    """From a backup's manifest: the ETag the object has on its site (the copy in the backup may have another)."""
+    check_etag: str | None = None
+    """What the bytes read must hash to when the plan knows it better than `etag` (a manifest's copy_etag)."""
+    own_parts: bool = False
+    """`check_etag` was computed with this project's 8 MiB parts, so a multipart one compares too."""
+
+    @property
+    def planned_etag(self) -> str | None:
+        return self.check_etag if self.check_etag is not None else self.etag
 
 
 class BucketStore:
@@ -66,6 +82,8 @@ class BucketStore:
         """None for a site's own buckets; else a backup under `<prefix>public/` and `<prefix>private/`."""
         self.anonymous = anonymous or {}
         """Per half: True if anyone may read it, False if an anonymous GET must be refused."""
+        self.journal: UploadJournal | None = None
+        """Where a run writes down the multipart uploads it starts here (see upload_journal)."""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -148,6 +166,7 @@ class DirStore:
         self._stamps: dict[tuple[str, str], Stamp] = {}
         """What `list` saw of each file: a remembered checksum holds only for that stat."""
         self._listed: set[str] = set()
+        self._lock: int | None = None
 
     kinds = KINDS
 
@@ -206,6 +225,63 @@ class DirStore:
     def delete(self, kind: str, key: str) -> None:
         self.path(kind, key).unlink(missing_ok=True)
 
+    def create(self, kind: str, path: Path) -> BinaryIO:
+        """A new file at `path` in half `kind`, folders made; in the private half owner-only (0600, folders 0700)."""
+        private = kind == "private"
+        self._folders(kind, path.parent)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE if private else 0o666)
+        if private:
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask can only take bits away; this sets them exactly
+        return os.fdopen(descriptor, "wb")
+
+    def _folders(self, kind: str, folder: Path) -> None:
+        if kind != "private":
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        half = self.half(kind)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for step in [half, *(half / part for part in _steps(folder.relative_to(half)))]:
+            try:
+                step.mkdir(mode=PRIVATE_DIR_MODE)
+            except FileExistsError:
+                if step != half:
+                    continue
+            # The half itself is made owner-only even when it was there already (a folder made by hand).
+            with contextlib.suppress(PermissionError):
+                os.chmod(step, PRIVATE_DIR_MODE)
+
+    def lock(self) -> bool:
+        """Hold an exclusive lock on the folder for this run (flock on the directory); False when another run has it.
+
+        The kernel drops it when the process dies, so a killed run never leaves the folder locked.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._lock = descriptor
+        return True
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def remove_partials(self) -> tuple[Path, ...]:
+        """Downloads a stopped run left half-written (only while `lock` is held: no other run writes them)."""
+        removed: tuple[Path, ...] = ()
+        for kind in self.kinds:
+            for folder, _, files in os.walk(self.half(kind)):
+                for name in files:
+                    if name.endswith(PARTIAL_SUFFIX):
+                        path = Path(folder, name)
+                        path.unlink(missing_ok=True)
+                        removed += (path,)
+        return removed
+
     def manifest_name(self) -> str:
         return str(self.root / MANIFEST_NAME)
 
@@ -217,13 +293,19 @@ class DirStore:
 
     def write_manifest(self, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.root / MANIFEST_NAME, text)
+        write_atomic(self.root / MANIFEST_NAME, text, private=True)
 
     def remove_manifest(self) -> None:
         (self.root / MANIFEST_NAME).unlink(missing_ok=True)
 
 
 Store = BucketStore | DirStore
+
+
+def _steps(relative: Path) -> list[Path]:
+    """a/b/c -> [a, a/b, a/b/c]."""
+    parts = relative.parts
+    return [Path(*parts[: index + 1]) for index in range(len(parts))]
 
 
 def unsafe_key(key: str) -> str | None:

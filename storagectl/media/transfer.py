@@ -2,33 +2,44 @@
 
 - Bucket to bucket with one key that reads the source and writes the destination on the same
   endpoint: server-side (CopyObject; UploadPartCopy above CopyObject's 5 GiB limit), so the
-  bytes never pass through this machine.
+  bytes never pass through this machine; the copy names the planned ETag (x-amz-copy-source-if-match).
 - Bucket to bucket otherwise: streamed, one part (PART_SIZE) in memory at a time.
 - A local file to a bucket, and a bucket to a local file (written beside its place, then renamed).
 
-Every write sends the destination half's canned ACL (a private half gets `private` or the
-owner-only ACL, never a public one) and the source's metadata. Single-part ETags are MD5s, so
-each upload's answer is compared with the MD5 of what was sent.
+Every read is checked against the plan before the destination gets the object (`integrity`):
+a GET asks for the listed ETag (If-Match), and the bytes read must have the planned size and
+checksum before the PutObject is sent, the multipart upload completed or the file renamed
+into place. A body whose connection breaks is resumed where it broke (a ranged GET of the same
+ETag), up to BODY_RESUMES times. Every write sends the destination half's canned ACL (a
+private half gets `private` or the owner-only ACL, never a public one) and the source's
+metadata. Single-part ETags are MD5s, so each upload's answer is compared with the MD5 of what was sent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import mimetypes
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
-from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE, EtagDigest
+from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE
+from storagectl.media.integrity import IntegrityError, ReadCheck, is_md5
 from storagectl.media.manifest import Meta
 from storagectl.media.stores import PARTIAL_SUFFIX, BucketStore, DirStore, Entry, Store
+from storagectl.verify.results import error_code
 
 SERVER_COPY_LIMIT = 5 * 1024**3
 """CopyObject copies up to 5 GiB; larger objects are copied part by part (UploadPartCopy)."""
 COPY_PART_SIZE = 512 * 1024**2
 DOWNLOAD_CHUNK = 1024 * 1024
+BODY_RESUMES = 3
+"""Times one object's body is resumed after its connection broke, within the run."""
+BROKEN_BODY = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError)
+"""What botocore raises when a body's connection is reset, cut short or stops arriving."""
 
 
 class TransferError(Exception):
@@ -38,7 +49,14 @@ class TransferError(Exception):
 @dataclass(frozen=True)
 class Moved:
     etag: str
+    """The object's ETag on its site (a backup's manifest records it)."""
+    copy_etag: str
+    """The ETag of the copy just written: the destination's answer, or a local file's in 8 MiB-part form."""
     meta: Meta
+
+
+class Readable(Protocol):
+    def read(self, size: int) -> bytes: ...
 
 
 def same_endpoint_and_key(source: Store, destination: Store) -> bool:
@@ -81,43 +99,58 @@ def _target(store: BucketStore, entry: Entry) -> dict[str, str]:
 
 def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
     copy_source = _target(source, entry)
+    # The server copies the planned version or refuses (412); moto ignores the condition, S3 and RGW do not.
+    condition = {"CopySourceIfMatch": f'"{entry.etag}"'} if entry.etag else {}
     if meta is None:
-        meta = head_meta(source, entry)
+        meta = _planned(entry, lambda: head_meta(source, entry))
     # REPLACE with the known metadata: COPY would keep the source's, which for a backup may be stale.
     arguments = {**_target(destination, entry), **_acl(destination, entry.kind), **meta.request_arguments()}
+    origin = entry.origin_etag or entry.etag or ""
     if entry.size <= SERVER_COPY_LIMIT:
-        answer = destination.client.copy_object(CopySource=copy_source, MetadataDirective="REPLACE", **arguments)
-        return Moved(answer["CopyObjectResult"]["ETag"].strip('"'), meta)
-    upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
+        answer = _planned(
+            entry,
+            lambda: destination.client.copy_object(
+                CopySource=copy_source, MetadataDirective="REPLACE", **condition, **arguments
+            ),
+        )
+        copied = answer["CopyObjectResult"]["ETag"].strip('"')
+        if is_md5(entry.etag) and is_md5(copied) and copied != entry.etag:
+            raise IntegrityError(
+                f"{entry.kind}/{entry.key}: the server-side copy has ETag {copied}, not the source's {entry.etag}"
+            )
+        return Moved(origin, copied, meta)
     target = _target(destination, entry)
+    upload, token = _created(destination, target, arguments)
     try:
         parts = []
         for number, start in enumerate(range(0, entry.size, COPY_PART_SIZE), start=1):
             end = min(entry.size, start + COPY_PART_SIZE) - 1
-            answer = destination.client.upload_part_copy(
-                **target,
-                UploadId=upload,
-                PartNumber=number,
-                CopySource=copy_source,
-                CopySourceRange=f"bytes={start}-{end}",
+            answer = _planned(
+                entry,
+                lambda start=start, end=end, number=number: destination.client.upload_part_copy(
+                    **target,
+                    UploadId=upload,
+                    PartNumber=number,
+                    CopySource=copy_source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                    **condition,
+                ),
             )
             parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        etag = _completed(destination, target, upload, parts)
+        etag = _completed(destination, target, upload, parts, token)
     except BaseException:
-        _abort(destination, target, upload)
+        _abort(destination, target, upload, token)
         raise
-    return Moved(etag, meta)
+    return Moved(origin, etag, meta)
 
 
 def _streamed(source: BucketStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
-    answer = source.client.get_object(**_target(source, entry))
-    meta = meta or Meta.from_response(answer)
-    body = answer["Body"]
+    body = ResumableBody(source, entry)
     try:
-        etag, _ = _put(destination, entry, meta, body, entry.size)
+        etag = _put(destination, entry, meta or body.meta, body, _read_check(entry))
     finally:
         body.close()
-    return Moved(etag, meta)
+    return Moved(entry.origin_etag or entry.etag or etag, etag, meta or body.meta)
 
 
 def _upload(source: DirStore, destination: BucketStore, entry: Entry, meta: Meta | None) -> Moved:
@@ -125,47 +158,75 @@ def _upload(source: DirStore, destination: BucketStore, entry: Entry, meta: Meta
     if meta is None:
         guessed, encoding = mimetypes.guess_type(entry.key)
         meta = Meta(content_type=guessed or "application/octet-stream", content_encoding=encoding)
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        etag, sent = _put(destination, entry, meta, handle, size)
+    check = _read_check(entry)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise IntegrityError(f"{entry.kind}/{entry.key}: gone since it was listed; nothing was written") from None
+    with handle:
+        etag = _put(destination, entry, meta, handle, check)
+    sent = check.digest.etag()
     source.remember_sent(entry, sent)  # a re-run then compares without reading the file again
-    return Moved(etag, meta)
+    return Moved(entry.origin_etag or sent, etag, meta)
 
 
-def _put(destination: BucketStore, entry: Entry, meta: Meta, body: BinaryIO, size: int) -> tuple[str, str]:
+def _read_check(entry: Entry) -> ReadCheck:
+    return ReadCheck(entry.size, entry.planned_etag, own_parts=entry.own_parts)
+
+
+def _put(destination: BucketStore, entry: Entry, meta: Meta, body: Readable, check: ReadCheck) -> str:
     """PutObject up to MULTIPART_THRESHOLD, else a multipart upload of PART_SIZE parts read one at a time.
 
-    Returns the destination's ETag and the one computed from the bytes sent.
+    The planned size decides which; the bytes read must match the plan (`check`) before the
+    PutObject is sent or the upload completed. Returns the destination's ETag.
     """
     target = _target(destination, entry)
     arguments = {**target, **_acl(destination, entry.kind), **meta.request_arguments()}
-    sent = EtagDigest()
-    if size <= MULTIPART_THRESHOLD:
-        data = _read_exactly(body, size)
-        sent.update(data)
+    what = f"{entry.kind}/{entry.key}"
+    if entry.size <= MULTIPART_THRESHOLD:
+        data = _read_exactly(body, entry.size + 1)  # one byte more shows a source longer than planned
+        check.update(data)
+        check.verify(what)
         answer = destination.client.put_object(Body=data, **arguments)
-        return _checked(entry, answer["ETag"].strip('"'), sent.etag()), sent.etag()
-    upload = destination.client.create_multipart_upload(**arguments)["UploadId"]
+        return _checked(entry, answer["ETag"].strip('"'), check.digest.etag())
+    upload, token = _created(destination, target, arguments)
     try:
         parts = []
         for number, data in enumerate(_parts(body), start=1):
+            check.update(data)
+            if check.read > entry.size:
+                check.verify(what)
             answer = destination.client.upload_part(**target, UploadId=upload, PartNumber=number, Body=data)
-            sent.update(data)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        etag = _completed(destination, target, upload, parts)
+        check.verify(what)  # before the upload becomes an object
+        etag = _completed(destination, target, upload, parts, token)
     except BaseException:
-        _abort(destination, target, upload)
+        _abort(destination, target, upload, token)
         raise
-    return _checked(entry, etag, sent.etag()), sent.etag()
+    return _checked(entry, etag, check.digest.etag())
 
 
-def _completed(destination: BucketStore, target: dict[str, str], upload: str, parts: list[dict[str, Any]]) -> str:
+def _created(destination: BucketStore, target: dict[str, str], arguments: dict[str, Any]) -> tuple[str, str | None]:
+    """CreateMultipartUpload, written down in the run's journal first (a killed run's is aborted by the next)."""
+    journal = destination.journal
+    token = journal.begin(destination.identity[0], target["Bucket"], target["Key"]) if journal else None
+    upload = str(destination.client.create_multipart_upload(**arguments)["UploadId"])
+    if journal is not None and token is not None:
+        journal.started(token, upload)
+    return upload, token
+
+
+def _completed(
+    destination: BucketStore, target: dict[str, str], upload: str, parts: list[dict[str, Any]], token: str | None
+) -> str:
     """Complete a multipart upload; its object's ETag, from a HEAD where the answer carries none.
 
     Ceph RGW 16.2 answers CompleteMultipartUpload with an empty <ETag/> (Red Hat bug 2266579),
     which would leave the ETag unchecked and the manifest without one.
     """
     done = destination.client.complete_multipart_upload(**target, UploadId=upload, MultipartUpload={"Parts": parts})
+    if destination.journal is not None and token is not None:
+        destination.journal.ended(token)
     etag = str(done.get("ETag") or "").strip('"')
     return etag or str(destination.client.head_object(**target)["ETag"]).strip('"')
 
@@ -177,13 +238,20 @@ def _checked(entry: Entry, etag: str, expected: str) -> str:
     return etag
 
 
-def _abort(destination: BucketStore, target: dict[str, str], upload: str) -> None:
-    # Best effort: the lifecycle rule for incomplete uploads is the backstop.
-    with contextlib.suppress(Exception):
+def _abort(destination: BucketStore, target: dict[str, str], upload: str, token: str | None) -> None:
+    # One try: an upload left here stays in the journal, and the next run aborts it.
+    try:
         destination.client.abort_multipart_upload(**target, UploadId=upload)
+    except ClientError as error:
+        if error_code(error) != "NoSuchUpload":
+            return
+    except Exception:
+        return
+    if destination.journal is not None and token is not None:
+        destination.journal.ended(token)
 
 
-def _parts(body: BinaryIO) -> Iterator[bytes]:
+def _parts(body: Readable) -> Iterator[bytes]:
     while True:
         data = _read_exactly(body, PART_SIZE)
         if not data:
@@ -191,7 +259,7 @@ def _parts(body: BinaryIO) -> Iterator[bytes]:
         yield data
 
 
-def _read_exactly(body: BinaryIO, size: int) -> bytes:
+def _read_exactly(body: Readable, size: int) -> bytes:
     """Up to `size` bytes; a network stream's read(n) may return fewer before the end."""
     chunks, left = [], size
     while left > 0:
@@ -204,29 +272,96 @@ def _read_exactly(body: BinaryIO, size: int) -> bytes:
 
 
 def _download(source: BucketStore, destination: DirStore, entry: Entry) -> Moved:
-    answer = source.client.get_object(**_target(source, entry))
+    body = ResumableBody(source, entry)
     path = destination.path(entry.kind, entry.key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    etag = answer["ETag"].strip('"')
-    written = EtagDigest()
-    # A single-part object above MULTIPART_THRESHOLD (another tool's PutObject) has a plain MD5
-    # ETag, which the part-wise digest of the file does not give: that one is hashed whole too.
-    whole = hashlib.md5() if "-" not in etag and entry.size > MULTIPART_THRESHOLD else None
+    check = _read_check(entry)
     try:
-        with partial.open("wb") as out:
-            for block in answer["Body"].iter_chunks(DOWNLOAD_CHUNK):
-                written.update(block)
-                if whole is not None:
-                    whole.update(block)
+        with destination.create(entry.kind, partial) as out:
+            for block in body.chunks(DOWNLOAD_CHUNK):
+                check.update(block)
                 out.write(block)
-        if "-" not in etag:
-            _checked(entry, etag, whole.hexdigest() if whole is not None else written.etag())
+        check.verify(f"{entry.kind}/{entry.key}")  # before the file takes its place
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        body.close()
     # The file's time is the object's, so a later push or pull sees which side changed since.
     os.utime(path, (entry.modified, entry.modified))
-    destination.remember_written(entry.kind, entry.key, written.etag())
-    return Moved(etag, Meta.from_response(answer))
+    written = check.digest.etag()
+    destination.remember_written(entry.kind, entry.key, written)
+    return Moved(entry.origin_etag or entry.etag or body.etag, written, body.meta)
+
+
+def _planned(entry: Entry, call: Any) -> Any:
+    """Run a request that names the planned ETag; its refusal becomes one line saying the object changed."""
+    try:
+        return call()
+    except ClientError as error:
+        code = error_code(error)
+        if code in ("PreconditionFailed", "412"):
+            raise IntegrityError(
+                f"{entry.kind}/{entry.key}: altered since it was listed (its ETag is no longer {entry.etag}); "
+                "nothing was written for it; run again to copy it as it is now"
+            ) from None
+        if code in ("NoSuchKey", "404"):
+            raise IntegrityError(
+                f"{entry.kind}/{entry.key}: gone since it was listed; nothing was written for it"
+            ) from None
+        raise
+
+
+class ResumableBody:
+    """The body of one GET of the planned object, read in order; a broken connection is resumed.
+
+    Every GET names the planned ETag (If-Match), so a resumed range is of the same object; when
+    the connection breaks (reset, cut short, read timeout), the rest is asked for with a ranged
+    GET from the first byte not yet read, up to BODY_RESUMES times.
+    """
+
+    def __init__(self, store: BucketStore, entry: Entry) -> None:
+        self.store = store
+        self.entry = entry
+        self.offset = 0
+        self.resumes = 0
+        answer = self._get(0)
+        self.etag = str(answer.get("ETag") or "").strip('"')
+        self.meta = Meta.from_response(answer)
+        self._body: Any = answer["Body"]
+
+    def _get(self, start: int) -> dict[str, Any]:
+        arguments: dict[str, Any] = dict(_target(self.store, self.entry))
+        if self.entry.etag:
+            arguments["IfMatch"] = f'"{self.entry.etag}"'
+        if start:
+            arguments["Range"] = f"bytes={start}-"
+        answer: dict[str, Any] = _planned(self.entry, lambda: self.store.client.get_object(**arguments))
+        return answer
+
+    def _resume(self, error: Exception) -> None:
+        with contextlib.suppress(Exception):
+            self._body.close()
+        if self.resumes >= BODY_RESUMES or self.offset >= self.entry.size:
+            raise error
+        self.resumes += 1
+        self._body = self._get(self.offset)["Body"]
+
+    def read(self, size: int) -> bytes:
+        while True:
+            try:
+                data: bytes = self._body.read(size)
+            except BROKEN_BODY as error:
+                self._resume(error)
+                continue
+            self.offset += len(data)
+            return data
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        while data := self.read(size):
+            yield data
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._body.close()

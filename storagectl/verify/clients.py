@@ -18,17 +18,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.credentials
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
+)
 
 from storagectl.verify.plan import Credentials, SiteTarget
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
+TOTAL_ATTEMPTS = 4
+"""Per call: the first try and three retries of what botocore's standard mode retries (5xx, 429, resets)."""
 DEFAULT_POOL_CONNECTIONS = 16
 SITE_KEYS_METHOD = "storagectl-site-keys"
 """How botocore names where the site keys' credentials come from."""
@@ -87,27 +101,111 @@ class _ThreadKeyProvider(botocore.credentials.CredentialProvider):
         return self._credentials
 
 
+WRITES = frozenset({"put_object", "copy_object", "complete_multipart_upload"})
+UPLOAD_CALLS = frozenset({"create_multipart_upload", "complete_multipart_upload", "abort_multipart_upload"})
+
+
+class ProbeLedger:
+    """What verify may have left on the server, written down as it happens, so the run can remove it at the end.
+
+    Every write of a key under `prefix` is noted before it is sent and crossed out when a
+    DeleteObject of it succeeds, or when the write was refused outright (a 4xx answer: nothing
+    was written). A write whose answer was lost (reset, timeout, a 5xx after retries) stays
+    noted: the server may have done it. A multipart upload is noted with its id and crossed out
+    when completed or aborted; one whose CreateMultipartUpload was retried or failed is noted as
+    uncertain: an earlier attempt may have started an upload whose id never arrived. Thread-safe.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._objects: set[tuple[str, str]] = set()
+        self._uploads: dict[tuple[str, str], set[str]] = {}
+        self._uncertain: set[tuple[str, str]] = set()
+
+    def noted(self, operation: str, arguments: dict[str, Any]) -> tuple[str, str] | None:
+        key = arguments.get("Key")
+        if not isinstance(key, str) or not key.startswith(self.prefix):
+            return None
+        place = (str(arguments.get("Bucket")), key)
+        if operation in WRITES:
+            with self._lock:
+                self._objects.add(place)
+        return place
+
+    def answered(
+        self, operation: str, place: tuple[str, str], arguments: dict[str, Any], answer: Any, error: Exception | None
+    ) -> None:
+        with self._lock:
+            removed = operation == "delete_object" and error is None
+            # A retried CompleteMultipartUpload answers NoSuchUpload when its first try completed it.
+            if removed or (operation in WRITES and _refused_outright(error) and not _no_such_upload(error)):
+                self._objects.discard(place)
+            if operation == "create_multipart_upload":
+                if error is None:
+                    self._uploads.setdefault(place, set()).add(str(answer["UploadId"]))
+                if error is not None or _retried(answer):
+                    self._uncertain.add(place)
+            elif operation in UPLOAD_CALLS and (error is None or _no_such_upload(error)):
+                self._uploads.get(place, set()).discard(str(arguments.get("UploadId")))
+
+    def left(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(objects that may exist, keys with multipart uploads that may be open): what to remove at the end."""
+        with self._lock:
+            uploads = {place for place, ids in self._uploads.items() if ids} | self._uncertain
+            return sorted(self._objects), sorted(uploads)
+
+
+def _retried(answer: Any) -> bool:
+    return bool(isinstance(answer, dict) and answer.get("ResponseMetadata", {}).get("RetryAttempts"))
+
+
+def _refused_outright(error: Exception | None) -> bool:
+    if not isinstance(error, ClientError):
+        return False
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status is not None and 400 <= int(status) < 500
+
+
+def _no_such_upload(error: Exception | None) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "NoSuchUpload"
+
+
 class KeyedClient:
     """The shared site-keys client, signing every call made through this handle with one key.
 
     Only calls made through the handle choose its key; a paginator or waiter taken from it
     would sign with whatever its thread chose last, so verify makes direct calls and pages
-    through `pages`.
+    through `pages`. With a `ProbeLedger`, every write under its prefix is written down.
     """
 
-    def __init__(self, client: Any, signing: ThreadKey, credentials: Credentials) -> None:
+    def __init__(
+        self, client: Any, signing: ThreadKey, credentials: Credentials, ledger: ProbeLedger | None = None
+    ) -> None:
         self._client = client
         self._signing = signing
         self._credentials = credentials
+        self._ledger = ledger
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
         if not callable(attribute):
             return attribute
+        ledger = self._ledger
 
         def signed_with_this_key(*args: Any, **kwargs: Any) -> Any:
             self._signing.choose(self._credentials)
-            return attribute(*args, **kwargs)
+            place = ledger.noted(name, kwargs) if ledger is not None else None
+            if place is None:
+                return attribute(*args, **kwargs)
+            assert ledger is not None
+            try:
+                answer = attribute(*args, **kwargs)
+            except Exception as error:
+                ledger.answered(name, place, kwargs, None, error)
+                raise
+            ledger.answered(name, place, kwargs, answer, None)
+            return answer
 
         return signed_with_this_key
 
@@ -131,8 +229,15 @@ OPERATOR_CHECKSUMS = "when_required"
 class Clients:
     """Hands out S3 clients for a site's key or for the operator's credentials, safe to share across threads."""
 
-    def __init__(self, operator: Credentials | None = None, pool_connections: int = DEFAULT_POOL_CONNECTIONS) -> None:
+    def __init__(
+        self,
+        operator: Credentials | None = None,
+        pool_connections: int = DEFAULT_POOL_CONNECTIONS,
+        ledger: ProbeLedger | None = None,
+    ) -> None:
         self._operator = operator
+        self.ledger = ledger
+        """Where site-key writes of probe objects are written down (verify); None: nowhere (media)."""
         """None: the default AWS credential chain (environment, AWS_PROFILE, ...), as `pulumi up` uses."""
         self._pool_connections = max(1, pool_connections)
         """Connections kept open per client: one per worker thread, or threads would wait for a connection."""
@@ -145,7 +250,7 @@ class Clients:
         """A client on the site's endpoint, with the site's checksum settings, signing every call with `credentials`."""
         checksums = (site.request_checksums, site.response_checksums)
         client = self._shared(self._site_keys, site, self._site_keys_session, checksums)
-        return KeyedClient(client, self._signing, credentials)
+        return KeyedClient(client, self._signing, credentials, self.ledger)
 
     def operator(self, site: SiteTarget) -> Any:
         """A client with the operator's credentials on the site's endpoint."""
@@ -198,7 +303,7 @@ def _config(site: SiteTarget, pool_connections: int, checksums: tuple[str, str])
         s3={"addressing_style": site.addressing_style},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
         max_pool_connections=pool_connections,
         user_agent_extra="storagectl-verify",
         # The request shapes are fixed and known good; validating them costs CPU on every call.
@@ -207,3 +312,45 @@ def _config(site: SiteTarget, pool_connections: int, checksums: tuple[str, str])
         request_checksum_calculation=checksums[0],
         response_checksum_validation=checksums[1],
     )
+
+
+def transport_reason(error: BotoCoreError) -> str | None:
+    """One line for a call that got no usable answer (refused, timed out, reset, cut), or None.
+
+    botocore's own messages quote the full request URL, and for a body that stops arriving
+    they say `Read timeout on endpoint URL: "None"`; this names the server and what happened.
+    """
+    where = _origin(error.kwargs.get("endpoint_url"))
+    cause = str(error.kwargs.get("error") or "")
+    if isinstance(error, ConnectTimeoutError):
+        return f"connecting to {where} timed out after {CONNECT_TIMEOUT_SECONDS} s"
+    if isinstance(error, SSLError):
+        return f"TLS with {where} failed: {_last_clause(cause)}"
+    if isinstance(error, EndpointConnectionError):
+        if "refused" in cause.lower():
+            return f"cannot connect to {where}: connection refused (is the server running, is the endpoint right?)"
+        if "name or service not known" in cause.lower() or "nodename nor servname" in cause.lower():
+            return f"cannot connect to {where}: its host name does not resolve"
+        return f"cannot connect to {where}: {_last_clause(cause) or 'no connection'}"
+    if isinstance(error, ReadTimeoutError):
+        if where == "the endpoint":  # raised while a body was read: botocore has no URL there
+            return f"the answer's body stopped arriving for {READ_TIMEOUT_SECONDS} s (read timeout)"
+        return f"{where} did not answer within {READ_TIMEOUT_SECONDS} s (read timeout)"
+    if isinstance(error, ConnectionClosedError):
+        return f"{where} closed the connection before answering (reset)"
+    if isinstance(error, ResponseStreamingError | IncompleteReadError):
+        return "the connection broke while the answer's body was read (reset or cut short)"
+    return None
+
+
+def _origin(url: object) -> str:
+    """scheme://host[:port] of a request URL: the path and query (a presigned signature) stay out of messages."""
+    if not isinstance(url, str) or not url or url == "None":
+        return "the endpoint"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the endpoint"
+
+
+def _last_clause(text: str) -> str:
+    """`<urllib3...object at 0x..>: Failed to establish a new connection: [Errno 113] No route to host` -> the end."""
+    return text.rsplit(": ", 1)[-1].strip().rstrip(")").strip() if text else ""

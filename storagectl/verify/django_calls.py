@@ -100,9 +100,15 @@ class _Uploads:
         for key, upload_id in list(self.open.items()):
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                del self.open[key]
             except (ClientError, BotoCoreError) as error:
-                stuck.append(f"multipart upload of s3://{self.bucket}/{key} could not be aborted: {describe(error)}")
+                # NoSuchUpload: a complete whose answer was lost did complete it; the object is removed below.
+                if not (isinstance(error, ClientError) and error_code(error) == "NoSuchUpload"):
+                    stuck.append(
+                        f"multipart upload of s3://{self.bucket}/{key} could not be aborted: {describe(error)}"
+                    )
+                    continue
+                self.objects.add(key)
+            del self.open[key]
         for key in list(self.objects):
             try:
                 self.client.delete_object(Bucket=self.bucket, Key=key)

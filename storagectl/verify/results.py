@@ -85,5 +85,7 @@ def describe(error: BaseException) -> str:
     if isinstance(error, NoCredentialsError):
         return "no operator credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID as for `pulumi up`)"
     if isinstance(error, BotoCoreError):
-        return f"{type(error).__name__}: {error}"
+        from storagectl.verify.clients import transport_reason  # boto3 is not loaded for every describe
+
+        return transport_reason(error) or f"{type(error).__name__}: {error}"
     return f"{type(error).__name__}: {error}".splitlines()[0]

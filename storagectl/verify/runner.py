@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from storagectl.verify import django_calls, isolation
 from storagectl.verify.checks import (
+    PROBE_PREFIX,
     PresentCheck,
     Probe,
     anonymous_list,
@@ -22,7 +26,7 @@ from storagectl.verify.checks import (
     guarded,
     signed_url,
 )
-from storagectl.verify.clients import Clients
+from storagectl.verify.clients import Clients, ProbeLedger
 from storagectl.verify.config_checks import check_access_block, check_cors, check_ownership, check_tls_only
 from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.results import (
@@ -42,9 +46,12 @@ from storagectl.verify.results import (
     PRIVATE_SIGNED_URL,
     PRIVATE_TLS_ONLY,
     PUBLIC_ANONYMOUS_READ,
+    PUBLIC_READ_WRITE,
     SKIP,
     CheckResult,
+    describe,
 )
+from storagectl.wording import counted
 
 DEFAULT_CONCURRENCY = 16
 NOT_WRITTEN = "not checked: the probe object could not be written (see {check})"
@@ -171,7 +178,8 @@ def run_checks(
     """Every check of every site in the plan, in report order."""
     targets = isolation.isolation_targets(plan)
     attackers = isolation.attackers_by_target(plan)
-    clients = Clients(operator, pool_connections=concurrency)
+    ledger = ProbeLedger(PROBE_PREFIX)
+    clients = Clients(operator, pool_connections=concurrency, ledger=ledger)
     undeployed = f"in the stack config but not in the stack outputs: run `{plan.deploy_command}`"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
     results += [isolation.not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
@@ -193,6 +201,101 @@ def run_checks(
                 results.append(CheckResult(slug, DEPLOYED, FAIL, f"checks stopped: {type(error).__name__}: {error}"))
             if on_site_done is not None and future in futures:
                 on_site_done(slug)
+    # One isolation record per site first: what the sweep says about another site's bucket joins that record.
+    results = _swept(plan, attackers, clients, ledger, isolation.merged(results))
     order = {slug: index for index, slug in enumerate([*plan.undeployed, *(site.slug for site in plan.sites)])}
-    results = isolation.merged(results)
     return sorted(results, key=lambda r: (order.get(r.site, len(order)), CHECK_ORDER.index(r.check)))
+
+
+Report = tuple[str, str]
+"""(site, check): the record a note about a leftover probe joins."""
+
+
+def _owners(plan: VerifyPlan, attackers: dict[str, list[SiteTarget]]) -> dict[str, tuple[SiteTarget, Report, Report]]:
+    """Per bucket: whose key removes a leftover there, and the records that say so (objects, uploads).
+
+    A site that is not checked (`verify SITE`) is not reported on: what its private bucket may
+    keep from trying a checked site's key there is said in that checked site's isolation record.
+    """
+    owners: dict[str, tuple[SiteTarget, Report, Report]] = {}
+    for site in plan.sites:
+        public_uploads = DJANGO_CALL_CHECKS["public"][2]
+        owners[site.public.name] = (site, (site.slug, PUBLIC_READ_WRITE), (site.slug, public_uploads))
+        if site.private is not None:
+            private_uploads = DJANGO_CALL_CHECKS["private"][2]
+            owners[site.private.name] = (site, (site.slug, PRIVATE_READ_WRITE), (site.slug, private_uploads))
+    for other in plan.others:
+        tried_by = attackers.get(other.slug)
+        if other.private is not None and tried_by:
+            record = (tried_by[0].slug, ISOLATION)
+            owners[other.private.name] = (other, record, record)
+    return owners
+
+
+def _swept(
+    plan: VerifyPlan,
+    attackers: dict[str, list[SiteTarget]],
+    clients: Clients,
+    ledger: ProbeLedger,
+    results: list[CheckResult],
+) -> list[CheckResult]:
+    """Remove what the ledger says may be left (a lost answer, a retried upload), and say so in the owner's check.
+
+    A removal that fails names the object or upload and fails the check: verify never leaves
+    a probe behind without saying where.
+    """
+    objects, uploads = ledger.left()
+    if not objects and not uploads:
+        return results
+    owners = _owners(plan, attackers)
+    said: dict[Report, list[str]] = {}
+    failed: set[Report] = set()
+    for bucket, key in objects:
+        if bucket not in owners:
+            continue
+        site, where, _ = owners[bucket]
+        try:
+            clients.for_key(site, site.credentials).delete_object(Bucket=bucket, Key=key)
+            said.setdefault(where, []).append(
+                f"removed s3://{bucket}/{key}, which a request whose answer was lost may have written"
+            )
+        except (ClientError, BotoCoreError) as error:
+            failed.add(where)
+            said.setdefault(where, []).append(
+                f"probe object s3://{bucket}/{key} may be left (a request whose answer was lost may have written it) "
+                f"and could not be removed: {describe(error)}"
+            )
+    for bucket, key in uploads:
+        if bucket not in owners:
+            continue
+        site, _, where = owners[bucket]
+        client = clients.for_key(site, site.credentials)
+        try:
+            listed = client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+            ids = [upload["UploadId"] for upload in listed if upload.get("Key") == key]
+            for upload_id in ids:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as error:
+            failed.add(where)
+            said.setdefault(where, []).append(
+                f"multipart uploads of s3://{bucket}/{key} may be left open and could not be aborted: {describe(error)}"
+            )
+            continue
+        if ids:
+            said.setdefault(where, []).append(
+                f"aborted {counted(len(ids), 'incomplete multipart upload')} of s3://{bucket}/{key} "
+                "that a failed or retried request left"
+            )
+    swept = []
+    for result in results:
+        notes = said.pop((result.site, result.check), None)
+        if notes is None:
+            swept.append(result)
+            continue
+        status = FAIL if (result.site, result.check) in failed else result.status
+        swept.append(replace(result, status=status, reason="; ".join([result.reason, *notes])))
+    swept += [
+        CheckResult(site, check, FAIL if (site, check) in failed else SKIP, "; ".join(notes))
+        for (site, check), notes in said.items()
+    ]
+    return swept

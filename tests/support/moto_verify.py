@@ -18,8 +18,9 @@ so `moto_gaps_closed` patches exactly those three (and nothing else):
    listing is the IAM one, which moto skips while IAM is not enforced (and the patch above skips
    for unsigned requests). The patch refuses an unsigned listing (AccessDenied, 403) unless the
    bucket policy allows s3:ListBucket or the bucket ACL grants everyone READ, as S3 does.
-   (tests/test_local_stack.py shows the unpatched server, `storagectl local up`'s, listing a
-   bucket whose ACL is private.)
+   The local server's own patch (storagectl/local/moto_gaps.py, applied here too) refuses the
+   same listings in moto's bucket GET; this one also covers ListMultipartUploads and a bucket
+   policy that denies s3:ListBucket over a public-read ACL.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 
+from storagectl.local.moto_gaps import gaps_closed as local_server_gaps_closed
 from storagectl.offline import Evaluation
 from storagectl.stack_files import SECRET_PLACEHOLDER
 from storagectl.verify.checks import PROBE_PREFIX
@@ -123,12 +125,14 @@ def _authorize_signed_only(self: Any, iam_request_cls: type, resource: str = "*"
 
 @contextmanager
 def moto_gaps_closed() -> Iterator[None]:
-    """Apply the three patches described in the module docstring; undo them on exit."""
+    """Apply the three patches described in the module docstring, and those the local server applies
+    (storagectl/local/moto_gaps.py: anonymous listings, upload start times); undo them on exit."""
     original_permission = FakeBucket.get_permission
     FakeBucket.get_permission = _permission_over_tls  # type: ignore[method-assign]
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_signed_only  # type: ignore[method-assign]
     try:
-        yield
+        with local_server_gaps_closed():
+            yield
     finally:
         FakeBucket.get_permission = original_permission  # type: ignore[method-assign]
         ActionAuthenticatorMixin._authenticate_and_authorize_action = _original_authorize  # type: ignore[method-assign]
