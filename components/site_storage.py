@@ -92,6 +92,8 @@ class SiteStorage(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self._name = name
         self._args = args
+        self._last_write: dict[str, pulumi.Resource] = {}
+        """Each generic bucket's last configuration resource: the next one waits for it."""
         capabilities = args.region.capabilities
 
         public_acl = OWNER_ONLY_ACL if capabilities.ownership_controls else "public-read"
@@ -222,12 +224,16 @@ class SiteStorage(pulumi.ComponentResource):
             acl="private",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        # Plain bucket names keep every input known at preview time; depends_on orders the calls.
-        after = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        # Plain bucket names keep every input known at preview time; depends_on orders the calls. One
+        # configuration write per bucket at a time: Ceph RGW 16.2 keeps CORS, lifecycle and SSE as
+        # attributes of the bucket, and of two concurrent writes one can be lost (tests/test_rgw_server.py).
+        last: pulumi.Resource = bucket
         if args.region.capabilities.encryption:
-            generic.BucketEncryption(f"{prefix}-encryption", region=region, bucket=bucket_name, opts=after)
+            last = generic.BucketEncryption(
+                f"{prefix}-encryption", region=region, bucket=bucket_name, opts=self._after(last)
+            )
         if args.lifecycle:
-            generic.BucketLifecycle(
+            last = generic.BucketLifecycle(
                 f"{prefix}-lifecycle",
                 region=region,
                 bucket=bucket_name,
@@ -238,8 +244,9 @@ class SiteStorage(pulumi.ComponentResource):
                         "abortIncompleteMultipartUploadDays": ABORT_MULTIPART_AFTER_DAYS,
                     }
                 ],
-                opts=after,
+                opts=self._after(last),
             )
+        self._last_write[bucket_name] = last
         return bucket
 
     def _cors(self, bucket: pulumi.CustomResource, cors: CorsRule) -> None:
@@ -254,8 +261,12 @@ class SiteStorage(pulumi.ComponentResource):
             region=region_props(self._args.region),
             bucket=self._args.public_bucket,
             cors_rules=[_generic_cors_rule(cors)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+            opts=self._after(self._last_write.get(self._args.public_bucket, bucket)),
         )
+
+    def _after(self, previous: pulumi.Resource) -> pulumi.ResourceOptions:
+        """A child that waits for `previous`: the bucket, or its last configuration write."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[previous])
 
     def _credential(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
         """The key handed to the site: its own where the region has an IAM, else the stack's."""
