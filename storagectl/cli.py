@@ -12,6 +12,7 @@ from rich.console import Console
 
 from components.config import ConfigError
 from storagectl.commands import cors as cors_commands
+from storagectl.commands import keys as keys_commands
 from storagectl.commands import settings as settings_commands
 from storagectl.commands import sites as sites_commands
 from storagectl.stack_files import StackFile, read_stack_file, stack_path
@@ -82,6 +83,7 @@ def preview(
 # Support tasks (issue 3): each lives in storagectl/commands/.
 app.add_typer(cors_commands.app, name="cors")
 app.add_typer(sites_commands.app, name="sites")
+app.add_typer(keys_commands.app, name="keys")  # issue 22: a site's own key, rotated without downtime
 app.command("settings")(settings_commands.settings)
 
 # Local stacks without the Pulumi CLI (issue 11): storagectl/local/.
