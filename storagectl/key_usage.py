@@ -8,7 +8,8 @@ Which live key is which generation: the stack file says how many keys a site sho
 new generation's key is created after the one before it, so the live keys sorted by creation date
 line up with the declared ones, oldest first. When the counts differ an update is pending: a key
 too many is the oldest (a retired key not deleted yet), a key too few is the newest (a rotation not
-applied yet). Key ids are shown shortened (AKIA...WXYZ); secrets are never read.
+applied yet). Two keys created in the same second cannot be told apart this way (status says so).
+Key ids are shown shortened (AKIA...WXYZ); secrets are never read.
 """
 
 from __future__ import annotations

@@ -363,3 +363,32 @@ def test_status_without_aws_credentials_says_so_per_site_and_exits_1(
         "IAM's key facts need the operator's credentials"
     )
     assert result.stderr.endswith("could not read IAM for 1 of 1 sites; their keys' live facts are not shown\n")
+
+
+# --- the recipes in docs/support.md are what the commands print ---------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def recipe(title: str) -> list[str]:
+    """The commands of the first shell block under the support.md heading `title` (comments left out)."""
+    section = (DOCS / "support.md").read_text(encoding="utf-8").split(f"\n## {title}\n", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("title", ["Rotate a site's key", "A key leaked"])
+def test_each_recipe_step_is_what_the_first_command_prints(project: Project, title: str) -> None:
+    first, *rest = recipe(title)
+    assert first.startswith("storagectl keys ") and first.endswith(" --apply")
+    double = RecordingRunner()
+    with use_runner(double):
+        result = invoke(*shlex.split(first)[1:])
+    assert result.exit_code == 0, result.stderr
+    assert len(double.calls) == 1
+    assert next_steps(result.stdout) == rest
+
+
+def test_the_docs_have_the_sections_the_refusals_point_to() -> None:
+    assert "\n### Rotating a stack's shared key\n" in (DOCS / "operators.md").read_text(encoding="utf-8")
+    assert "Rotating a stack's shared key" in SHARED_LINE

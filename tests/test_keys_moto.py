@@ -51,7 +51,7 @@ from tests.support.moto_apply import (
     split_for_moto,
 )
 from tests.support.moto_verify import OPERATOR_POLICY, client, iam_enforced, outputs_with_keys, reset_moto
-from tests.support.stacks import options_with_credentials, with_credentials
+from tests.support.stacks import named, options_with_credentials, with_credentials
 
 STACK = "aws-eu-central-1"
 OTHERS = ("acme-stage", "brochure-live")
@@ -201,10 +201,24 @@ def test_revoke_refuses_the_old_key_at_once(project: Project, moto_aws: MotoAws)
         upload_through_settings(first, "acme-stage", old["acme-stage"])
     assert {site: live_key_ids(moto_aws.iam, site) for site in others} == others
 
+    # A false alarm (docs/support.md): `previous_key: active` by hand, and the update reactivates the old key.
+    path = project.stack_file(STACK)
+    path.write_text(path.read_text().replace("previous_key: inactive", "previous_key: active"))
+    reactivated = evaluated(project)
+    assert [r.name for r in reactivated.resources if r.inputs != named(revoked, r.name).inputs] == ["acme-stage-key"]
+    replay_key_update(kept(revoked), kept(reactivated), moto_aws.iam, by_resource)
+    with enable_iam_authentication(), inactive_keys_refused():
+        upload_through_settings(first, "acme-stage", old["acme-stage"])
+    path.write_text(path.read_text().replace("previous_key: active", "previous_key: inactive"))
+    revoked_again = evaluated(project)
+    replay_key_update(kept(reactivated), kept(revoked_again), moto_aws.iam, by_resource)
+
     keys_command("retire", "acme-stage")
     retired = evaluated(project)
-    replay_key_update(kept(revoked), kept(retired), moto_aws.iam, by_resource)
+    replay_key_update(kept(revoked_again), kept(retired), moto_aws.iam, by_resource)
     assert live_key_ids(moto_aws.iam, "acme-stage") == [new["acme-stage"].key_id]
+    with enable_iam_authentication(), inactive_keys_refused():
+        assert refused_code(first, "acme-stage", old["acme-stage"]) == "InvalidAccessKeyId"
 
 
 # --- verify and keys status (moto server, IAM enforced) -----------------------------------------

@@ -166,3 +166,17 @@ def test_the_policy_pack_passes_at_every_step(
         keys(*command, site, "--stack", stack)
         checked = invoke("preview", "--stack", stack, "--policy")
         assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+def test_a_new_shared_key_changes_only_the_settings_outputs(project: Project) -> None:
+    """Rotating a stack's shared key (docs/operators.md): a new access_key_id changes no resource's inputs,
+    since the provider takes the key from the stack config, and every site's settings carry the new key."""
+    before = preview("local")
+    path = project.stack_file("local")
+    text = path.read_text(encoding="utf-8")
+    assert "  site-storage:access_key_id: testing\n" in text
+    path.write_text(text.replace("access_key_id: testing\n", "access_key_id: rotated-key\n"), encoding="utf-8")
+    after = preview("local")
+    assert difference(before, after) == {"added": [], "removed": [], "changed": []}
+    assert {slug: site_key(after, slug) for slug in after["sites"]} == {"demo": "rotated-key"}
+    assert site_key(before, "demo") == "testing"

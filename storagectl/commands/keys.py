@@ -184,8 +184,7 @@ def _follow_up(edit: Edit | None, steps: Sequence[Step], *, apply: bool) -> None
 def rotate(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = False, apply: ApplyOption = False) -> None:
     """Give SITE the next key generation; its previous key keeps working until `keys retire`.
 
-    The site's settings (`storagectl settings`) carry the new key once the update ran; instances still
-    on the old settings keep working meanwhile, so the site is redeployed without downtime."""
+    The site's settings carry the new key after the update; instances on the old ones keep working."""
     check_apply(apply, dry_run)
     with editing(stack, dry_run=dry_run) as opened:
         current = _per_site_key(opened, site)
@@ -230,9 +229,7 @@ def retire(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = False
 def revoke(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = False, apply: ApplyOption = False) -> None:
     """A leaked key: give SITE the next generation and refuse its current key in the same update.
 
-    AWS deactivates the old key (status Inactive: refused at once, deleted by `keys retire`); Exoscale
-    API keys cannot be deactivated, so there the update deletes it. Instances still on the old settings
-    fail until they are redeployed with the new ones."""
+    AWS deactivates the old key (refused at once; `keys retire` deletes it); Exoscale deletes it."""
     check_apply(apply, dry_run)
     with editing(stack, dry_run=dry_run) as opened:
         current = _per_site_key(opened, site)
@@ -320,6 +317,9 @@ def _notes(stack: str, entry: SiteKeys) -> list[str]:
                     f"generation {key.generation}'s key is {live.status}, the stack file says {declared}: "
                     "run the pending update"
                 )
+        created = [live.created for _, live in entry.matched.pairs if live is not None]
+        if len(created) > 1 and len(set(created)) < len(created):
+            notes.append("two keys were created at the same time: IAM cannot tell which generation is which")
         for live in entry.matched.undeclared:
             notes.append(
                 f"key {live.shown_id} is not in the stack file: a retired key the pending update deletes, or a key "
@@ -389,14 +389,13 @@ def status(
     stack: StackOption,
     site: Annotated[
         str | None,
-        typer.Argument(help="Site slug; left out, every site of the stack.", metavar="[SITE]", show_default=False),
+        typer.Argument(help="Site slug; left out, every site of the stack.", metavar="SITE", show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
 ) -> None:
     """Each site's key generations and, on AWS, each key's status, creation and last use (IAM, your credentials).
 
-    Before `keys retire`, the previous key's last use shows whether an instance still runs the old
-    settings. Exit 0 when everything was read, 1 when IAM could not be read for a site."""
+    Exit 0 when everything was read, 1 when IAM could not be read for a site."""
     opened = open_stack(stack)
     settings = opened.settings
     _refuse_shared(opened, site)
