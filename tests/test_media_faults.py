@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from storagectl.media import transfer
 from storagectl.offline import Evaluation
 from storagectl.verify import clients
 from tests.support.fault_proxy import (
@@ -207,3 +208,22 @@ def test_the_next_run_aborts_the_incomplete_upload_a_failed_run_left(
         deployed.s3().get_object(Bucket=LIVE[1], Key=LARGE_KEY)["Body"].read()
         == (folder / "private" / LARGE_KEY).read_bytes()
     )
+
+
+@pytest.mark.usefixtures("quick_timeouts")
+def test_a_body_that_stops_arriving_is_resumed_then_named_in_one_line(
+    proxy: FaultProxy, deployed: Deployment, tmp_path: Path
+) -> None:
+    folder = media_folder(tmp_path / "media", large=True)
+    assert media(deployed, tmp_path, "push", "acme-live", str(folder)).exit_code == 0
+    proxy.inject(Stall(after_bytes=1000), path_contains(LARGE_KEY, methods=("GET",)), times=None)
+    result = through(proxy, deployed, tmp_path, "pull", "acme-live", str(tmp_path / "pulled"), "--json")
+    assert result.exit_code == 1
+    assert summary(result.stdout)["failed"] == [
+        f"private/{LARGE_KEY}: the answer's body stopped arriving for 1 s (read timeout)"
+    ]
+    # A read that times out loses what it had buffered, so each resume starts where the last full read ended.
+    asked = [request for request in proxy.seen if LARGE_KEY in request.target]
+    assert len(asked) == 1 + transfer.BODY_RESUMES, "resumed three times, then given up"
+    assert all(request.headers.get("if-match") for request in asked)
+    assert not (tmp_path / "pulled" / "private" / LARGE_KEY).exists()

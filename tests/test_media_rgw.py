@@ -327,6 +327,35 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Rgw
     assert_private_and_public(deployed, STAGE, folder)
 
 
+def test_a_server_side_copy_of_an_object_changed_after_the_listing_fails_by_name_on_rgw(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RGW 16.2 ignores x-amz-copy-source-if-match (S3 answers 412; GetObject's If-Match RGW honours):
+    the copy of an object replaced since the listing is caught by its ETag afterwards and fails the run."""
+    from storagectl.media import engine
+
+    folder = folder_with_manifest(tmp_path / "media")
+    ok(media(deployed, "push", LIVE, str(folder), "--json"))
+    terms = {"Bucket": deployed.bucket(LIVE, "private"), "Key": "contracts/terms.pdf"}
+    original = engine.compare
+
+    def compare_then_replace(*args: Any, **kwargs: Any) -> Any:
+        diff = original(*args, **kwargs)
+        deployed.s3().put_object(**terms, Body=b"x" * len(SMALL_FILES["private"]["contracts/terms.pdf"]))
+        return diff
+
+    monkeypatch.setattr(engine, "compare", compare_then_replace)
+    result = media(deployed, "copy", LIVE, "--to-site", STAGE, "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    document = summary(result.stdout)
+    assert document["mode"].startswith("server-side copy")
+    [failure] = document["failed"]
+    assert failure.startswith("private/contracts/terms.pdf: altered since it was listed (ETag ")
+    assert "ignoring x-amz-copy-source-if-match; run again to record it" in failure
+    stage = bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private"))
+    assert stage["contracts/terms.pdf"] == b"x" * 18, "what RGW copied: the object as it is now, not a mix"
+
+
 @pytest.fixture
 def backup_bucket(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A bucket of the stack's RGW user, who is also the operator here (the AWS credential chain)."""

@@ -372,7 +372,7 @@ def _planned_from_manifest(
         planned[kind] = (entries, here)
     for (kind, key), record in sorted(known.items()):
         if kind not in listings and kind in job.source.kinds:
-            damaged[(kind, key)] = f"{kind}/{key}: missing from the backup (its manifest records {record.size} bytes)"
+            damaged[(kind, key)] = f"{kind}/{key}: {_backup_problem(job.source, record, None)}; not restored"
     return planned, damaged, ignored
 
 

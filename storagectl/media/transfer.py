@@ -115,8 +115,10 @@ def _server_side(source: BucketStore, destination: BucketStore, entry: Entry, me
         )
         copied = answer["CopyObjectResult"]["ETag"].strip('"')
         if is_md5(entry.etag) and is_md5(copied) and copied != entry.etag:
+            # Only a server that ignores the condition gets here (Ceph RGW 16.2 and moto do; S3 answers 412).
             raise IntegrityError(
-                f"{entry.kind}/{entry.key}: the server-side copy has ETag {copied}, not the source's {entry.etag}"
+                f"{entry.kind}/{entry.key}: altered since it was listed (ETag {entry.etag}): the server copied it "
+                f"as it is now (ETag {copied}), ignoring x-amz-copy-source-if-match; run again to record it"
             )
         return Moved(origin, copied, meta)
     target = _target(destination, entry)

@@ -9,7 +9,8 @@
   `Delay(seconds)` answers late (the server did act), `Status(503)` answers SlowDown without
   asking the server, `Reset(after_server=...)` resets the connection before the server saw the
   request or after it answered (the answer is lost: the server did act), `Stall()` never
-  answers, `Cut(after_bytes)` sends the answer's head and part of its body, then closes.
+  answers (`Stall(after_bytes)`: after the head and part of the body), `Cut(after_bytes)` sends
+  the answer's head and part of its body, then closes.
 
 Requests are read whole (Content-Length or chunked) before a fault is chosen, so a rule can
 match the method and path; `Expect: 100-continue` is answered here, so a client never waits
@@ -71,7 +72,9 @@ class Reset:
 
 @dataclass(frozen=True)
 class Stall:
-    """Never answer (the client's read timeout ends it)."""
+    """Never answer (the client's read timeout ends it); with `after_bytes`, stop mid-body instead."""
+
+    after_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,7 @@ class FaultProxy:
                 if isinstance(fault, Status):
                     _send_error(client, fault)
                     continue
-                if isinstance(fault, Stall):
+                if isinstance(fault, Stall) and fault.after_bytes is None:
                     self._closed.wait()
                     return
                 if isinstance(fault, Reset) and not fault.after_server:
@@ -268,16 +271,18 @@ class FaultProxy:
                     return
                 if isinstance(fault, Delay):
                     time.sleep(fault.seconds)
-                if isinstance(fault, Cut):
+                if isinstance(fault, Cut | Stall):
                     client.sendall(head)
-                    sent = 0
+                    sent, limit = 0, fault.after_bytes or 0
                     for chunk in body_chunks:
-                        take = chunk[: max(0, fault.after_bytes - sent)]
+                        take = chunk[: max(0, limit - sent)]
                         if take:
                             client.sendall(take)
                             sent += len(take)
-                        if sent >= fault.after_bytes:
+                        if sent >= limit:
                             break
+                    if isinstance(fault, Stall):
+                        self._closed.wait()  # the head and part of the body, then nothing
                     return
                 client.sendall(head)
                 for chunk in body_chunks:
