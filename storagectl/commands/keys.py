@@ -161,7 +161,6 @@ def _follow_up(edit: Edit | None, steps: Sequence[Step], *, apply: bool) -> None
         return
     opened, slug = edit.opened, edit.slug
     urns = list(dict.fromkeys([*key_urns(opened.file, slug), *key_urns(edit.edited, slug)]))
-    numbered = list(steps)
     if apply:
         run_up(opened.name, urns, opened.source)
         typer.echo(f"next steps for site {slug}:")
@@ -175,7 +174,7 @@ def _follow_up(edit: Edit | None, steps: Sequence[Step], *, apply: bool) -> None
         for args in (pulumi_runner.preview_args(opened.name, urns), pulumi_runner.up_args(opened.name, urns)):
             typer.echo("       " + pulumi_runner.command_line(args, wrap=True).replace("\n    ", "\n           "))
     first = 1 if apply else 2
-    for number, step in enumerate(numbered, start=first):
+    for number, step in enumerate(steps, start=first):
         typer.echo(f"  {number}. {step.what}:")
         typer.echo(f"       {step.command}")
 
