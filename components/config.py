@@ -76,7 +76,9 @@ _ANY_PORT = re.compile(r"[a-z]+://[^/?#@\[\]]*(?:\[[^\]]*\])?:(?P<port>[^/?#@\[\
 _IPV4_SHAPED = re.compile(r"[0-9.]+")
 _HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _SIGNING_REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_KEY_ID = re.compile(r"[\x21-\x7e]{1,128}")
+# AWS ids are [A-Z0-9], Exoscale's EXO + hex, RGW's and MinIO's letters and digits; never YAML or JSON
+# syntax, which is what a list or mapping written for the key would arrive as (the engine's text).
+_KEY_ID = re.compile(r"[A-Za-z0-9._~+=@/-]{1,128}")
 _DIGITS = re.compile(r"-?[0-9]{1,40}")
 _TEXT_SECRET = re.compile(r"[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?")
 """A secret: no control characters, no leading or trailing space (a newline from `... < file`)."""
@@ -604,7 +606,7 @@ def _key_id(p: _Problems, path: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _KEY_ID.fullmatch(value):
-        p.bad(path, value, "use the access key id: 1 to 128 printable characters without spaces")
+        p.bad(path, value, "use the access key id: 1 to 128 letters, digits or ._~+=@/-")
         return None
     return value
 

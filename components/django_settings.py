@@ -100,6 +100,11 @@ def storage_dsn(region: Region, access: BucketAccess, key_id: str, secret: str) 
         query["qs_auth"] = "true"
     if region.path_style:
         query["addressing_style"] = "path"
+    elif "." not in access.bucket:
+        # Left at auto, botocore builds path-style URLs for the explicit endpoint django-storage-url
+        # passes; MEDIA_URL (and the storage's base_url, which aldryn-django makes MEDIA_URL) is
+        # virtual-hosted. Dotted names stay path style on both sides (see media_url).
+        query["addressing_style"] = "virtual"
     region_name = _dsn_region_name(region, access.bucket)
     if region_name:
         query["region_name"] = region_name

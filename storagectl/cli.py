@@ -1,9 +1,11 @@
-"""storagectl: preview stacks offline and (in later commands) change them safely."""
+"""storagectl: preview stacks offline, change them safely, hand sites their settings, check and move storage."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -11,25 +13,44 @@ import typer
 from rich.console import Console
 
 from components.config import ConfigError
+from storagectl import help_facts
 from storagectl.commands import cors as cors_commands
 from storagectl.commands import keys as keys_commands
 from storagectl.commands import settings as settings_commands
 from storagectl.commands import sites as sites_commands
+from storagectl.pipe_console import PipeConsole, quiet_exit_on_broken_pipe
 from storagectl.stack_files import StackFile, read_stack_file, stack_path
 
+PACKAGE = "site-storage"
+SUMMARY = "Operate site-storage: preview stacks offline, edit them, hand sites their settings, check and move media."
+
+# Plain help (click's layout, rich_markup_mode=None): it wraps at the terminal and breaks no path
+# or URL with an ellipsis, shows no <bool> placeholder, and reads the same in a pipe.
 app = typer.Typer(
-    help="Operate site-storage: offline previews of stacks and support tasks on stack files.",
+    help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-stdout = Console(soft_wrap=True, emoji=False)
+stdout = PipeConsole(soft_wrap=True, emoji=False)
 stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
-@app.callback()
-def root() -> None:
-    """Operate site-storage: offline previews of stacks and support tasks on stack files."""
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"storagectl {metadata.version(PACKAGE)}")
+        raise typer.Exit()
+
+
+@app.callback(help=f"{SUMMARY}\n\n{help_facts.overview()}")
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print storagectl's version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    pass
 
 
 StackOption = Annotated[str | None, typer.Option("--stack", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")]
@@ -58,13 +79,18 @@ def preview(
         bool, typer.Option("--policy", help="Also run the policy pack's checks; exit 1 on a mandatory violation.")
     ] = False,
 ) -> None:
-    """Run the real program offline (Pulumi mock runtime) and show what each site gets."""
+    """Run the real program offline (Pulumi mock runtime) and show what each site gets.
+
+    Without a terminal (a pipe, a file) the report is one block per site instead of a table."""
     from storagectl.bucket_clash import check_like_preview
     from storagectl.offline import evaluate
     from storagectl.preview_report import preview_document, print_report
 
-    stack_file = open_stack(stack, config)
-    check_like_preview(stack_file, lambda line: stderr.print(line, markup=False, highlight=False))
+    try:
+        stack_file = open_stack(stack, config)
+        check_like_preview(stack_file, lambda line: stderr.print(line, markup=False, highlight=False))
+    except ConfigError as error:
+        raise fail(error.problems) from None
     evaluation = evaluate(stack_file)
     for warning in evaluation.warnings:
         stderr.print(f"warning: {warning}", markup=False, highlight=False)
@@ -102,6 +128,35 @@ from storagectl.media import command as media_commands  # noqa: E402
 app.add_typer(media_commands.app, name="media")
 
 
+def _with_facts(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Plain help everywhere, and each command's help ending with what it touches (storagectl.help_facts)."""
+    typer_app.rich_markup_mode = None
+    for command in typer_app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        facts = help_facts.BY_COMMAND.get(f"{prefix}{name}".strip())
+        text = inspect.cleandoc(command.help or (command.callback.__doc__ if command.callback else None) or "")
+        command.short_help = _first_sentence(text)  # click would cut it with "..." in the list of commands
+        if facts is not None:
+            command.help = f"{text}\n\n{facts.help_line()}"
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            group.short_help = _first_sentence(str(group.typer_instance.info.help or ""))
+            _with_facts(group.typer_instance, f"{prefix}{group.name} ")
+
+
+def _first_sentence(text: str) -> str:
+    first = " ".join(text.split("\n\n")[0].split())
+    return first.split(". ")[0].rstrip(".") + "."
+
+
+_with_facts(app)
+
+
+def _stdout_closed() -> bool:
+    """Typer swaps stdout for click's PacifyFlushWrapper when a write to it met EPIPE."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
+
+
 def main() -> None:
     try:
         app()
@@ -109,6 +164,11 @@ def main() -> None:
         for line in error.problems:
             stderr.print(line, markup=False, highlight=False)
         sys.exit(2)
+    except SystemExit:
+        if _stdout_closed():
+            # `storagectl sites list | head`: the reader had enough; typer would exit 1 for it.
+            quiet_exit_on_broken_pipe()
+        raise
 
 
 if __name__ == "__main__":

@@ -46,20 +46,32 @@ def print_report(document: dict[str, Any], out: Console) -> None:
         f"[bold]stack {document['stack']}[/bold]  region {document['region']}  endpoint {document['endpoint_url']}"
         f"  ({len(document['sites'])} sites, {len(document['resources'])} resources)"
     )
-    table = Table(show_lines=False)
-    for column in ("site", "public bucket", "private bucket", "CORS origins", "media URL", "resources"):
-        table.add_column(column, overflow="fold")
-    for slug, site in document["sites"].items():
-        origins = ", ".join(site["cors"]["origins"]) if site["cors"] else "off"
-        table.add_row(
+    columns = ("site", "public bucket", "private bucket", "CORS origins", "media URL", "resources")
+    rows = [
+        (
             slug,
             site["public_bucket"],
             site["private_bucket"] or "-",
-            origins,
+            ", ".join(site["cors"]["origins"]) if site["cors"] else "off",
             site["media_url"],
             str(site["resource_count"]),
         )
-    out.print(table)
+        for slug, site in document["sites"].items()
+    ]
+    if out.is_terminal:
+        table = Table(show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    else:
+        # In a pipe or file, 80 columns would fold every bucket name: one block per site, one value a line.
+        width = max(len(column) for column in columns[1:])
+        for slug, *values in rows:
+            out.print(slug, markup=False, highlight=False, soft_wrap=True)
+            for column, value in zip(columns[1:], values, strict=True):
+                out.print(f"  {column.ljust(width)}  {value}", markup=False, highlight=False, soft_wrap=True)
     for slug, site in document["sites"].items():
         out.print(f"[bold]{slug}[/bold] Django settings (credentials are preview placeholders):")
         if site["dsn_unavailable_reason"]:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import ParseResult, urlparse
 
 # Before boto3/moto are imported anywhere: moto reads its custom endpoints at import time,
 # and no test may pick up a real credential, profile or region from the environment.
@@ -111,11 +112,33 @@ def moto_aws() -> Iterator[MotoAws]:
         )
 
 
+EXOSCALE_HOST = "sos-ch-gva-2.exo.io"
+
+
+def _exoscale_as_aws(original: Callable[[str], tuple[ParseResult, bool]]) -> Callable[[str], tuple[ParseResult, bool]]:
+    """moto maps only the custom endpoint's own host to AWS's; this maps `<bucket>.<host>` too."""
+
+    def equivalent(url: str) -> tuple[ParseResult, bool]:
+        parsed = urlparse(url)
+        bucket, dot, host = parsed.netloc.partition(".")
+        if dot and host == EXOSCALE_HOST:
+            return parsed._replace(netloc=f"{bucket}.s3.amazonaws.com"), True
+        return original(url)
+
+    return equivalent
+
+
 @pytest.fixture
-def moto_exoscale() -> Iterator[Any]:
-    """mock_aws answering https://sos-ch-gva-2.exo.io (see MOTO_S3_CUSTOM_ENDPOINTS above)."""
+def moto_exoscale(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """mock_aws answering https://sos-ch-gva-2.exo.io (see MOTO_S3_CUSTOM_ENDPOINTS above), path style
+    and virtual-hosted (`<bucket>.sos-ch-gva-2.exo.io`, as the DSNs address Exoscale)."""
+    from moto.core import botocore_stubber, responses_custom_registry
+
+    for module in (botocore_stubber, responses_custom_registry):
+        patched = _exoscale_as_aws(module.get_equivalent_url_in_aws_domain)
+        monkeypatch.setattr(module, "get_equivalent_url_in_aws_domain", patched)
     with mock_aws():
-        yield boto3.client("s3", region_name="ch-gva-2", endpoint_url="https://sos-ch-gva-2.exo.io")
+        yield boto3.client("s3", region_name="ch-gva-2", endpoint_url=f"https://{EXOSCALE_HOST}")
 
 
 @pytest.fixture(scope="module")

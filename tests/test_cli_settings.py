@@ -13,7 +13,7 @@ from storagectl import pulumi_runner
 from storagectl.offline import evaluate
 from storagectl.pulumi_runner import RunResult, use_runner
 from storagectl.stack_files import read_stack_file
-from tests.support.cli_project import SHOP_STACK, Project, RecordingRunner, copy_project, invoke
+from tests.support.cli_project import SHOP_STACK, Project, RecordingRunner, copy_project, invoke, shop_project
 
 NASTY_SECRET = 'it\'s a $ecret "quoted" `ls` \\ ; & | *'
 """A secret holding every character a shell or Python literal could trip over."""
@@ -262,7 +262,8 @@ def test_needs_a_stack_or_an_outputs_file(in_outputs_dir: Path) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    project = copy_project(tmp_path / "project", examples=False)
+    """The shop stack's file: `settings --stack` checks the stack and site before reading outputs."""
+    project = shop_project(tmp_path / "project", examples=False)
     monkeypatch.chdir(project.root)
     return project
 

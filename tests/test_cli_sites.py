@@ -225,9 +225,16 @@ def test_remove_refuses_protected_buckets_and_prints_the_decommission_steps(proj
         "refusing to remove site blog from stack shop: its buckets are protected (site-storage:protect), "
         "and removing a site never deletes media; nothing changed."
     )
-    assert lines[1] == 'Decommission it deliberately (docs/operators.md, "Decommissioning a site"):'
+    # No outputs here to tell whether blog was ever deployed: the way to show it, then the procedure.
+    assert lines[1].startswith("If blog was never deployed, it has no buckets: show it with its outputs (")
+    assert lines[1].endswith(
+        "then `storagectl sites remove blog --stack shop --outputs outputs.json` removes it without these steps."
+    )
+    assert lines[2] == 'Decommission it deliberately (docs/operators.md, "Decommissioning a site"):'
     endpoint = "--endpoint-url https://s3.eu-central-1.amazonaws.com"
-    assert f"       aws s3 sync s3://shop-media-blog-public ./shop-media-blog-public {endpoint}" in lines
+    # Step 1 with what `make` installs: storagectl, not the AWS CLI.
+    assert lines[4] == "       storagectl media backup blog --stack shop --to ./media-backup-blog"
+    assert not any("aws s3 sync" in line for line in lines)
     assert f"       pulumi state unprotect --stack shop '{bucket}'" in lines
     assert f"       aws s3 rm s3://shop-media-blog-public --recursive {endpoint}" in lines
     assert "       storagectl sites remove blog --stack shop --unprotected" in lines
@@ -236,6 +243,38 @@ def test_remove_refuses_protected_buckets_and_prints_the_decommission_steps(proj
     assert f"       pulumi state delete --stack shop '{URN}$aws:s3/bucketPolicy:BucketPolicy::blog-public-policy'" in (
         lines
     )
+    assert project.stack_bytes("shop") == before
+
+
+def _outputs_with(project: Project, *sites: str) -> Path:
+    """Saved stack outputs (their plain `sites` part is what remove reads) holding `sites`."""
+    path = project.root / "outputs.json"
+    facts = {site: {"public_bucket": f"shop-media-{site}-public"} for site in sites}
+    path.write_text(json.dumps({"region": "aws-eu-central-1", "sites": facts, "site_settings": {}}))
+    return path
+
+
+def test_remove_of_a_site_that_was_never_deployed_needs_no_decommissioning(project: Project) -> None:
+    """blog is in the stack file but not in the outputs: no buckets exist, so the file edit is all there is."""
+    outputs = _outputs_with(project, "shop-live", "shop-stage")
+    result = invoke("sites", "remove", "blog", "--stack", "shop", "--outputs", str(outputs))
+    assert result.exit_code == 0, result.stderr
+    assert "blog is not in the outputs of stack shop: it was never deployed, so it has no buckets or media; " in (
+        result.stderr
+    )
+    assert "Decommission" not in result.stderr
+    assert project.stack_bytes("shop").decode() == SHOP_STACK.replace(
+        "    # The blog: public media only.\n    blog:\n      private: false\n", ""
+    )
+
+
+def test_remove_of_a_deployed_site_still_refuses_with_outputs_that_have_it(project: Project) -> None:
+    before = project.stack_bytes("shop")
+    outputs = _outputs_with(project, "shop-live", "blog")
+    result = invoke("sites", "remove", "blog", "--stack", "shop", "--outputs", str(outputs))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[1] == 'Decommission it deliberately (docs/operators.md, "Decommissioning a site"):', "deployed: no if"
     assert project.stack_bytes("shop") == before
 
 

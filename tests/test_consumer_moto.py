@@ -87,9 +87,9 @@ def test_aws_public_uploads_through_the_dsn_are_readable_by_anyone(aws_stack: Ev
         response = _anonymous_get(_s3_url(facts["public_bucket"], name))
         assert response.status_code == 200, (site, response.text)
         assert response.content == BODY
-        if not facts["media_url"].endswith(f".{AWS_ENDPOINT}/"):
-            assert storage.url(name) == facts["media_url"] + name  # the CDN / custom domain
-        else:
+        # url() is MEDIA_URL + name (addressing_style=virtual in the DSN), and without a media domain it loads.
+        assert storage.url(name) == facts["media_url"] + name
+        if facts["media_url"].endswith(f".{AWS_ENDPOINT}/"):
             assert _anonymous_get(storage.url(name)).content == BODY
         grants = moto_aws.s3.get_object_acl(Bucket=facts["public_bucket"], Key=name)["Grants"]
         assert [g["Grantee"]["Type"] for g in grants] == ["CanonicalUser"], "no per-object public grant"

@@ -72,13 +72,15 @@ def test_dsns_configure_django_storage_url_as_the_stack_says(example: Callable[[
         assert public.custom_domain == (media_domain if has_domain else None)
         url = public.url(NAME)
         assert "X-Amz-Signature" not in url and "Signature=" not in url
-        if has_domain:
-            assert url == settings["MEDIA_URL"] + NAME
-        else:
-            # django-storage-url lets botocore pick path style for the endpoint; MEDIA_URL is
-            # virtual-host style. Both must address the same object on the same endpoint.
+        # The DSN's addressing_style=virtual: left at auto, botocore would build a path-style URL
+        # (https://<endpoint>/<bucket>/...) that no CSP rule or prefix check written for MEDIA_URL matches.
+        assert url == settings["MEDIA_URL"] + NAME
+        if not has_domain:
             assert _bucket_and_key(url, region.endpoint_host) == (facts["public_bucket"], NAME)
-            assert _bucket_and_key(settings["MEDIA_URL"] + NAME, region.endpoint_host) == (facts["public_bucket"], NAME)
+            assert urlsplit(url).netloc == f"{facts['public_bucket']}.{region.endpoint_host}", "virtual-hosted"
+        # aldryn-django (3.2.14 and later) sets MEDIA_URL to the DSN storage's base_url whenever
+        # DEFAULT_STORAGE_DSN is set: the same URL as the output's MEDIA_URL.
+        assert public.base_url == settings["MEDIA_URL"]
 
         if facts["private_bucket"] is None:
             assert settings["private_storage_dsn"] is None
@@ -220,7 +222,11 @@ def test_dotted_bucket_names_get_a_media_url_their_certificate_covers(
     assert media_host == endpoint_host, settings["MEDIA_URL"]
     assert S3Storage(**settings["STORAGES"]["default"]["OPTIONS"]).url(NAME) == settings["MEDIA_URL"] + NAME
     if settings["default_storage_dsn"]:
-        assert get_storage(settings["default_storage_dsn"]).bucket_name == "acme.media-shop-public"
+        dsn_storage = get_storage(settings["default_storage_dsn"])
+        assert dsn_storage.bucket_name == "acme.media-shop-public"
+        assert dsn_storage.url(NAME) == settings["MEDIA_URL"] + NAME, "django-storage-url goes path style for dots"
+        # Its base_url (aldryn-django's MEDIA_URL) keeps the dotted host: docs/django-settings.md says so.
+        assert urlsplit(dsn_storage.base_url).netloc == f"acme.media-shop-public.{endpoint_host}"
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)

@@ -238,7 +238,9 @@ def one_line(result: Any) -> str:
 def test_refuses_an_unknown_site(deployed: Deployment, tmp_path: Path) -> None:
     result = media(deployed, tmp_path, "pull", "nope", str(tmp_path / "x"))
     assert result.exit_code == 2
-    assert "no site 'nope' in this stack; its sites: acme-live, acme-stage, brochure-live" in result.stderr
+    assert "sites.nope: no such site in stack aws-eu-central-1 (sites: acme-live, acme-stage, brochure-live)" in (
+        result.stderr
+    )
     assert not (tmp_path / "x").exists()
 
 

@@ -46,7 +46,15 @@ EVERY_CHECK = {
     **{
         (site, check): "pass"
         for site in SITE_KEYS
-        for check in ("public.anonymous-read", "private.anonymous-refused", "private.signed-url", "cors", "isolation")
+        for check in (
+            "public.anonymous-read",
+            "public.anonymous-list",
+            "private.anonymous-refused",
+            "private.anonymous-list",
+            "private.signed-url",
+            "cors",
+            "isolation",
+        )
     },
     **{
         (site, check): "n/a"

@@ -25,6 +25,7 @@ from tests.support.moto_verify import Deployment, deploy, iam_enforced, reset_mo
 
 STACK = "aws-eu-central-1"
 LIVE_PUBLIC = "acme-media-acme-live-public"
+STAGE_PRIVATE = "acme-media-acme-stage-private"
 
 
 @pytest.fixture
@@ -39,12 +40,12 @@ def proxy(deployed: Deployment) -> Iterator[FaultProxy]:
         yield running
 
 
-def verify(deployment: Deployment, tmp_path: Path, endpoint: str) -> Any:
+def verify(deployment: Deployment, tmp_path: Path, endpoint: str, *sites: str) -> Any:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
     operator = deployment.operator
     env = {"AWS_ACCESS_KEY_ID": operator.key_id, "AWS_SECRET_ACCESS_KEY": operator.secret, "AWS_PROFILE": None}
-    command = ["verify", "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", endpoint, "--json"]
+    command = ["verify", *sites, "--stack", STACK, "--outputs", str(outputs), "--endpoint-url", endpoint, "--json"]
     with iam_enforced():
         result = CliRunner().invoke(app, command, env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -138,6 +139,31 @@ def test_a_probe_whose_put_answer_was_lost_is_removed_and_said_so(
     assert "put of the probe object failed: " in record["reason"]
     assert "closed the connection before answering (reset)" in record["reason"]
     assert f"removed s3://{LIVE_PUBLIC}/{PROBE_PREFIX}" in record["reason"]
+    assert left_on_the_server(deployed) == []
+
+
+def test_a_lost_probe_in_a_site_not_checked_is_removed_and_said_in_the_checked_sites_isolation(
+    proxy: FaultProxy, deployed: Deployment, tmp_path: Path
+) -> None:
+    """`verify acme-live` puts a probe into acme-stage's private bucket with acme-stage's key to try acme-live's
+    key on it; when that put's answer is lost, the run removes the probe and says so where acme-live is reported."""
+    probe = f"/{STAGE_PRIVATE}/{PROBE_PREFIX}"
+    proxy.inject(
+        Reset(after_server=True),
+        # acme-stage's probe, not the object acme-live's key is refused to put there (isolation-...).
+        lambda request: (
+            request.method == "PUT"
+            and request.path.startswith(probe)
+            and not request.path.startswith(f"{probe}isolation-")
+        ),
+        times=None,
+    )
+    result = verify(deployed, tmp_path, proxy.url, "acme-live")
+    found = records(result)
+    assert {site for site, _ in found} == {"acme-live"}, "a site not checked is not reported on"
+    reason = found[("acme-live", "isolation")]["reason"]
+    assert f"{STAGE_PRIVATE} refused list and put; get not checked (acme-stage could not write its probe)" in reason
+    assert f"removed s3://{STAGE_PRIVATE}/{PROBE_PREFIX}" in reason, reason
     assert left_on_the_server(deployed) == []
 
 

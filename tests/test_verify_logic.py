@@ -32,9 +32,10 @@ from storagectl.verify.config_checks import (
     compare_cors,
     has_tls_only_deny,
 )
+from storagectl.verify.isolation import isolation_targets, merged
 from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.report import REDACTED, Redactor
-from storagectl.verify.runner import isolation_targets
+from storagectl.verify.results import CheckResult
 
 BUCKET = "acme-media-acme-live-private"
 DECLARED = CorsRule(origins=("https://www.acme.example",), methods=("GET", "HEAD"), max_age_seconds=600)
@@ -57,8 +58,12 @@ def site(slug: str, *, private: bool = True, key: str | None = None, **changes: 
     return SiteTarget(**values)
 
 
-def plan(*sites: SiteTarget, shared: bool = False) -> VerifyPlan:
-    return VerifyPlan("prod", "aws-eu-central-1", AWS_CAPABILITIES, shared, tuple(sites))
+def plan(
+    *sites: SiteTarget, shared: bool = False, others: tuple[SiteTarget, ...] = (), isolation: str = "auto"
+) -> VerifyPlan:
+    return VerifyPlan(
+        "prod", "aws-eu-central-1", AWS_CAPABILITIES, shared, tuple(sites), others=others, isolation=isolation
+    )
 
 
 # CORS --------------------------------------------------------------------------------------
@@ -294,14 +299,65 @@ def test_anonymous_get_reads_no_more_than_a_probe_could_be_and_stays_usable(answ
 # Isolation pairs and redaction ---------------------------------------------------------------
 
 
-def test_isolation_tries_each_key_on_the_next_private_bucket_in_a_ring() -> None:
-    sites = [site("a"), site("b", private=False), site("c"), site("d", private=False)]
-    targets = isolation_targets(plan(*sites))
-    assert {attacker: target.slug for attacker, target in targets.items()} == {"a": "c", "b": "c", "c": "a", "d": "a"}
+def test_isolation_tries_each_checked_key_on_every_other_private_bucket_of_the_stack() -> None:
+    """Checked or not: `verify a` tries a's key on c's and e's buckets too (sites without one have none to try)."""
+    checked = [site("a"), site("b", private=False), site("c")]
+    others = (site("d", private=False), site("e"))
+    targets = isolation_targets(plan(*checked, others=others))
+    assert {attacker: [t.slug for t in tried] for attacker, tried in targets.items()} == {
+        "a": ["c", "e"],
+        "b": ["a", "c", "e"],
+        "c": ["a", "e"],
+    }
+    assert {a: [t.slug for t in tried] for a, tried in isolation_targets(plan(site("a"), others=others)).items()} == {
+        "a": ["e"]
+    }
+
+
+def test_isolation_of_the_whole_stack_is_a_ring_unless_every_pair_is_asked_for() -> None:
+    """3·n·(n-1) requests for every pair of a 200-site stack; a ring tries each key and each private bucket once."""
+    stack = [site("a"), site("b", private=False), site("c"), site("d")]
+
+    def tried(isolation: str) -> dict[str, list[str]]:
+        found = isolation_targets(plan(*stack, isolation=isolation))
+        return {attacker: [t.slug for t in targets] for attacker, targets in found.items()}
+
+    assert tried("auto") == tried("ring") == {"a": ["c"], "b": ["c"], "c": ["d"], "d": ["a"]}
+    assert tried("every") == {"a": ["c", "d"], "b": ["a", "c", "d"], "c": ["a", "d"], "d": ["a", "c"]}
 
 
 def test_isolation_has_no_pairs_when_sites_share_one_key() -> None:
     assert isolation_targets(plan(site("a", key="SHARED"), site("b", key="SHARED"), shared=True)) == {}
+
+
+def _tried(status: str, subject: str, reason: str) -> CheckResult:
+    return CheckResult("a", "isolation", status, reason, subject)
+
+
+def test_isolation_records_merge_into_one_per_site_failing_if_any_bucket_let_the_key_in() -> None:
+    found = [_tried("pass", f"s{n}", f"s{n} refused") for n in range(7)]
+    assert merged(found) == [
+        CheckResult(
+            "a",
+            "isolation",
+            "pass",
+            "the private buckets of all 7 other sites refused this site's key (list, put, get): "
+            "s0, s1, s2, s3, s4 and 2 more",
+        )
+    ]
+    failing = [*found, _tried("fail", "x", "this site's key may get in x's bucket"), _tried("fail", "y", "...")]
+    assert merged(failing) == [
+        CheckResult(
+            "a",
+            "isolation",
+            "fail",
+            "this site's key may get in x's bucket; not refused either by the private buckets of y",
+        )
+    ]
+    skipped = [_tried("pass", "p", "p refused"), _tried("skip", "q", "q could not write its probe")]
+    assert merged(skipped) == [
+        CheckResult("a", "isolation", "skip", "q could not write its probe; refused by the private buckets of p")
+    ]
 
 
 def test_redactor_removes_key_ids_and_secrets_also_percent_encoded() -> None:

@@ -39,14 +39,16 @@ PRIVATE_DJANGO_CALLS = ("private.exists", "private.listdir", "private.multipart"
 PUBLIC_CHECKS = ("public.read-write", *PUBLIC_DJANGO_CALLS, "public.anonymous-read")
 PRIVATE_CHECKS = ("private.read-write", *PRIVATE_DJANGO_CALLS, "private.anonymous-refused", "private.signed-url")
 HARDENING = ("private.access-block", "private.ownership", "private.tls-only")
+LISTINGS = ("public.anonymous-list", "private.anonymous-list")
+"""Unsigned listings: refused by S3, and by moto only with tests/support/moto_verify.py's third patch."""
 EVERY_CHECK_PASSES = {
     **{
         (site, check): "pass"
         for site in ("acme-live", "acme-stage")
-        for check in (*PUBLIC_CHECKS, *PRIVATE_CHECKS, "cors", *HARDENING, "isolation")
+        for check in (*PUBLIC_CHECKS, *PRIVATE_CHECKS, *LISTINGS, "cors", *HARDENING, "isolation")
     },
-    **{("brochure-live", check): "pass" for check in (*PUBLIC_CHECKS, "cors")},
-    **{("brochure-live", check): "n/a" for check in (*PRIVATE_CHECKS, *HARDENING)},
+    **{("brochure-live", check): "pass" for check in (*PUBLIC_CHECKS, "public.anonymous-list", "cors")},
+    **{("brochure-live", check): "n/a" for check in (*PRIVATE_CHECKS, "private.anonymous-list", *HARDENING)},
     ("brochure-live", "isolation"): "pass",
 }
 
@@ -214,7 +216,7 @@ def test_deleted_site_key_fails_its_read_write_checks(deployed: Deployment, tmp_
     """moto rejects the deleted key (InvalidAccessKeyId); checks that need its probe are skipped."""
     iam = deployed.iam()
     iam.delete_access_key(UserName="acme-media-acme-stage", AccessKeyId=deployed.keys["acme-stage"].key_id)
-    result = run_verify(deployed, tmp_path)
+    result = run_verify(deployed, tmp_path, "--isolation", "every")  # the whole stack is a ring by default
     assert result.exit_code == 1
     assert not_passed(result) == {
         ("acme-stage", "public.read-write"): "fail",
@@ -222,14 +224,19 @@ def test_deleted_site_key_fails_its_read_write_checks(deployed: Deployment, tmp_
         ("acme-stage", "private.read-write"): "fail",
         **{("acme-stage", check): "skip" for check in PRIVATE_CHECKS[1:]},
         ("acme-stage", "isolation"): "skip",
-        # acme-live's key is tried on acme-stage's bucket, which now holds no probe to get.
+        # The other keys are tried on acme-stage's bucket, which now holds no probe to get.
         ("acme-live", "isolation"): "skip",
+        ("brochure-live", "isolation"): "skip",
     }
     why = reasons(result)
     assert "put of the probe object failed: InvalidAccessKeyId (HTTP 403)" in why[("acme-stage", "public.read-write")]
     assert "acme-stage's key was rejected (InvalidAccessKeyId)" in why[("acme-stage", "isolation")]
     assert why[("acme-live", "isolation")].endswith(
         "refused list and put; get not checked (acme-stage could not write its probe)"
+    )
+    assert why[("brochure-live", "isolation")] == (
+        "acme-stage's private bucket acme-media-acme-stage-private refused list and put; get not checked "
+        "(acme-stage could not write its probe); refused by the private buckets of acme-live"
     )
 
 
@@ -273,12 +280,81 @@ def test_operator_without_read_permission_skips_configuration_checks(deployed: D
     assert reasons(result)[("acme-live", "cors")].startswith("cannot read the CORS configuration: AccessDenied")
 
 
-def test_selected_site_only_is_checked(deployed: Deployment, tmp_path: Path) -> None:
+def test_selected_site_only_is_checked_and_its_key_is_tried_on_the_other_sites(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    """`verify SITE` reports on SITE alone, and its key meets every other private bucket of the stack
+    (a probe put there with that site's own key, removed after: the fixture finds none left)."""
     result = run_verify(deployed, tmp_path, "acme-live")
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.stdout
     checked = statuses(result)
     assert {site for site, _ in checked} == {"acme-live"}
-    assert checked[("acme-live", "isolation")] == "n/a"
+    assert checked[("acme-live", "isolation")] == "pass"
+    assert reasons(result)[("acme-live", "isolation")] == (
+        "acme-stage's private bucket acme-media-acme-stage-private refused this site's key (list, put, get)"
+    )
+    alone = run_verify(deployed, tmp_path, "brochure-live")
+    assert alone.exit_code == 0, alone.stdout
+    assert reasons(alone)[("brochure-live", "isolation")] == (
+        "the private buckets of all 2 other sites refused this site's key (list, put, get): acme-live, acme-stage"
+    )
+
+
+def test_verify_site_fails_when_its_key_reads_another_sites_private_bucket(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    """acme-live's key may get objects everywhere; only acme-live is verified, and it fails (exit 1).
+
+    The get needs an object: acme-stage is not verified, so its own key put the probe acme-live's key read.
+    """
+    policy = json.loads(
+        next(r for r in deployed.evaluation.resources if r.name == "acme-live-access-policy").inputs["policy"]
+    )
+    policy["Statement"].append({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"})
+    deployed.iam().put_user_policy(
+        UserName="acme-media-acme-live", PolicyName="acme-live-access-policy", PolicyDocument=json.dumps(policy)
+    )
+    result = run_verify(deployed, tmp_path, "acme-live")
+    assert result.exit_code == 1
+    assert not_passed(result) == {("acme-live", "isolation"): "fail"}
+    assert reasons(result)[("acme-live", "isolation")] == (
+        "this site's key may get in acme-stage's private bucket acme-media-acme-stage-private: "
+        "its policy reaches beyond its own buckets"
+    )
+    # The whole stack verified: the same failure, and the other sites still pass.
+    everyone = run_verify(deployed, tmp_path)
+    assert not_passed(everyone) == {("acme-live", "isolation"): "fail"}
+
+
+def _allow_anonymous_listing(deployment: Deployment, bucket: str) -> None:
+    s3 = deployment.s3()
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except s3.exceptions.from_code("NoSuchBucketPolicy"):
+        policy = {"Version": "2012-10-17", "Statement": []}
+    policy["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+@pytest.mark.parametrize(
+    ("bucket", "check"), [(LIVE_PUBLIC, "public.anonymous-list"), (LIVE_PRIVATE, "private.anonymous-list")]
+)
+def test_a_bucket_anyone_may_list_fails_its_anonymous_list_check(
+    deployed: Deployment, tmp_path: Path, bucket: str, check: str
+) -> None:
+    """s3:ListBucket for everyone in the bucket policy: an unsigned GET of the bucket lists it, the check fails.
+
+    moto evaluates the policy for an unsigned listing only with tests/support/moto_verify.py's third patch.
+    """
+    _allow_anonymous_listing(deployed, bucket)
+    result = run_verify(deployed, tmp_path)
+    assert result.exit_code == 1
+    assert not_passed(result) == {("acme-live", check): "fail"}
+    reason = reasons(result)[("acme-live", check)]
+    assert reason.startswith(f"anonymous GET {deployed.endpoint}/{bucket}/ listed the bucket (HTTP 200, ")
+    assert reason.endswith("on the first page): anyone can list it"), "AWS: a bucket policy may grant it, no ACL note"
 
 
 def test_serial_and_concurrent_runs_agree(deployed: Deployment, tmp_path: Path) -> None:
@@ -317,7 +393,7 @@ def test_custom_region_stack_checks_what_the_region_supports(
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert statuses(result) == {
-        **{("demo", check): "pass" for check in (*PUBLIC_CHECKS, *PRIVATE_CHECKS, "cors")},
+        **{("demo", check): "pass" for check in (*PUBLIC_CHECKS, *PRIVATE_CHECKS, *LISTINGS, "cors")},
         ("demo", "private.access-block"): "n/a",
         ("demo", "private.ownership"): "n/a",
         ("demo", "private.tls-only"): "n/a",
@@ -326,6 +402,9 @@ def test_custom_region_stack_checks_what_the_region_supports(
     why = reasons(result)
     assert why[("demo", "public.read-write")].startswith("local-media-demo-public: put (acl public-read)")
     assert why[("demo", "private.access-block")] == "region custom has no public access blocks"
+    assert why[("demo", "isolation")] == (
+        "the stack's sites share one key (site_credentials: shared): isolation is not promised"
+    )
 
 
 def test_a_probe_the_key_may_not_delete_is_named_in_the_reason(deployed: Deployment, tmp_path: Path) -> None:

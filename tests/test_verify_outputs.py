@@ -95,8 +95,8 @@ def test_refuses_an_unknown_site(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "no-such-site", "--stack", "aws-eu-central-1", "--outputs", str(path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "stacks/Pulumi.aws-eu-central-1.yaml: no site 'no-such-site' in this stack; "
-        "its sites: acme-live, acme-stage, brochure-live"
+        "stacks/Pulumi.aws-eu-central-1.yaml: sites.no-such-site: no such site in stack aws-eu-central-1 "
+        "(sites: acme-live, acme-stage, brochure-live)"
     )
 
 
@@ -112,7 +112,7 @@ def test_sites_missing_from_the_outputs_fail_as_not_deployed(tmp_path: Path) -> 
         ("brochure-live", "deployed", "fail"),
     ]
     assert records[0]["reason"] == (
-        "in the stack config but not in the stack outputs: run `pulumi up` for stack aws-eu-central-1"
+        "in the stack config but not in the stack outputs: run `pulumi up --stack aws-eu-central-1`"
     )
 
 

@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +25,7 @@ import typer
 from components.config import ConfigError, SiteConfig, StackSettings
 from storagectl import pulumi_runner
 from storagectl.atomic_files import LockTimeout, locked
+from storagectl.local_outputs import applied_by_local_up, local_up_command, stack_is_local
 from storagectl.stack_edit import Change, ConcurrentChange, read_text, write_atomic
 from storagectl.stack_files import StackFile, display_path, project_root, read_stack_file, stack_path
 
@@ -65,6 +66,39 @@ ApplyOption = Annotated[
         "is printed as it is made. Needs the Pulumi CLI.",
     ),
 ]
+
+
+def whole_number(low: int, high: int | None, what: str) -> Callable[[object], int]:
+    """An option parser for an int in [low, high] whose error shows the value given and what is allowed."""
+    allowed = f"{low} to {high}" if high is not None else f"{low} or more"
+
+    def parse(text: object) -> int:
+        try:
+            value = int(str(text))
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a whole number; use {allowed} ({what})") from None
+        if value < low or (high is not None and value > high):
+            raise typer.BadParameter(f"{value} is not allowed; use {allowed} ({what})")
+        return value
+
+    return parse
+
+
+def one_of(choices: Sequence[str]) -> Callable[[object], str]:
+    """An option parser for one of `choices`, in any case, returned as the choice is written."""
+    by_folded = {choice.casefold(): choice for choice in choices}
+
+    def parse(text: object) -> str:
+        found = by_folded.get(str(text).casefold())
+        if found is None:
+            raise typer.BadParameter(f"{str(text)!r} is not allowed; use one of {', '.join(choices)}")
+        return found
+
+    return parse
+
+
+def choices_metavar(choices: Sequence[str]) -> str:
+    return "[" + "|".join(choices) + "]"
 
 
 def say(line: str) -> None:
@@ -134,10 +168,17 @@ def editing(stack: str, *, dry_run: bool = False) -> Iterator[OpenStack]:
         raise fail([error.describe(display_path(path))]) from None
 
 
-def check_apply(apply: bool, dry_run: bool) -> None:
+def check_apply(apply: bool, dry_run: bool, stack: str | None = None) -> None:
     """Refuse --apply before anything is changed when it cannot run."""
     if apply and dry_run:
         raise fail(["--apply and --dry-run exclude each other: --dry-run writes nothing to apply"])
+    if apply and stack is not None and not pulumi_runner.runner().available() and stack_is_local(stack):
+        raise fail(
+            [
+                f"--apply runs `pulumi up`; stack {stack} is applied to its local S3 server by "
+                f"`{local_up_command(stack)}`: run this command without --apply, then that one; nothing was changed"
+            ]
+        )
     if apply and not pulumi_runner.runner().available():
         raise fail(
             [
@@ -194,6 +235,10 @@ def _union(*groups: Sequence[str]) -> list[str]:
 
 def print_next_step(stack: str, urns: Sequence[str], *, written: bool) -> None:
     when = "next step" if written else "after writing (run again without --dry-run), the next step"
+    if applied_by_local_up(stack):
+        typer.echo(f"{when}: bring the local S3 server up to date (no Pulumi CLI needed, in {project_root()}):")
+        typer.echo(f"  {local_up_command(stack)}")
+        return
     typer.echo(f"{when}: preview, then update only this site's resources (Pulumi CLI, in {project_root()}):")
     for args in (pulumi_runner.preview_args(stack, urns), pulumi_runner.up_args(stack, urns)):
         typer.echo("  " + pulumi_runner.command_line(args, wrap=True))

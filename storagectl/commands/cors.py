@@ -3,41 +3,40 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from components.config import CorsRule
+from components.config import CORS_METHODS, CorsRule
 from storagectl.commands import (
     ApplyOption,
     DryRunOption,
     SiteArgument,
     StackOption,
     check_apply,
+    choices_metavar,
     editing,
+    fail,
     follow_up,
+    one_of,
     open_stack,
     say,
+    whole_number,
     write_edit,
 )
 from storagectl.stack_edit import StackEditor, flow_seq
 
 app = typer.Typer(
-    help="Show, enable or disable CORS on a site's public bucket (support requests).",
+    help="Show a site's CORS rule, or enable or disable it by editing the stack file (support requests). "
+    "Applying the edit is the printed next step: `pulumi up`, or `storagectl local up` for a local stack.",
     no_args_is_help=True,
 )
 
 
-class Method(StrEnum):
-    """The methods S3 allows in a CORS rule (components.config.CORS_METHODS)."""
-
-    GET = "GET"
-    PUT = "PUT"
-    POST = "POST"
-    DELETE = "DELETE"
-    HEAD = "HEAD"
+METHODS = CORS_METHODS
+"""The methods S3 allows in a CORS rule, written as the stack file writes them."""
+ANY_ORIGIN = "*"
 
 
 @app.command("show")
@@ -81,17 +80,23 @@ def enable(
         ),
     ],
     methods: Annotated[
-        list[Method] | None,
+        list[str] | None,
         typer.Option(
             "--method",
-            case_sensitive=False,
-            help="HTTP method to allow; repeat for several. Replaces the site's list (default GET, HEAD).",
+            help="HTTP method to allow (any case); repeat for several. Replaces the site's list (default GET, HEAD).",
             show_default=False,
+            parser=one_of(METHODS),
+            metavar=choices_metavar(METHODS),
         ),
     ] = None,
     max_age: Annotated[
         int | None,
-        typer.Option("--max-age", min=0, help="Seconds browsers may cache a preflight answer (default 3600)."),
+        typer.Option(
+            "--max-age",
+            help="Seconds browsers may cache a preflight answer, 0 or more (default 3600).",
+            parser=whole_number(0, None, "seconds browsers may cache a preflight answer"),
+            metavar="SECONDS",
+        ),
     ] = None,
     allow_any_origin: Annotated[
         bool,
@@ -101,10 +106,17 @@ def enable(
     apply: ApplyOption = False,
 ) -> None:
     """Allow browsers on ORIGIN(s) to read SITE's public media (CORS), validated like preview."""
-    check_apply(apply, dry_run)
+    check_apply(apply, dry_run, stack)
     with editing(stack, dry_run=dry_run) as opened:
         current = opened.site(site).cors
-        wanted_methods = [method.value for method in methods] if methods else None
+        if ANY_ORIGIN in origins and not allow_any_origin and (current is None or not current.allow_any_origin):
+            raise fail(
+                [
+                    f"--origin '{ANY_ORIGIN}' lets every website read {site}'s public media; add --allow-any-origin "
+                    "to mean it (nothing changed)"
+                ]
+            )
+        wanted_methods = list(dict.fromkeys(methods)) if methods else None
         new_origins = list(dict.fromkeys(o for o in origins if current is None or o not in current.origins))
         changes_methods = wanted_methods is not None and (current is None or tuple(wanted_methods) != current.methods)
         changes_age = max_age is not None and (current is None or max_age != current.max_age_seconds)
@@ -143,7 +155,7 @@ def enable(
 @app.command("disable")
 def disable(site: SiteArgument, stack: StackOption, dry_run: DryRunOption = False, apply: ApplyOption = False) -> None:
     """Remove SITE's CORS rule: browsers on other sites can no longer read its media."""
-    check_apply(apply, dry_run)
+    check_apply(apply, dry_run, stack)
     with editing(stack, dry_run=dry_run) as opened:
         if opened.site(site).cors is None:
             say(f"{site}: CORS is already off; nothing changed")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from storagectl.commands import SiteArgument, check_stack_name, fail, say
+from storagectl.commands import SiteArgument, check_stack_name, choices_metavar, fail, one_of, say
 from storagectl.stack_files import display_path, project_root
 from storagectl.verify.outputs import OutputsError, not_stack_outputs, read_outputs_text
 
@@ -59,6 +59,8 @@ def settings(
         typer.Option(
             "--format",
             help="env: NAME='value' lines a POSIX shell reads; python: a settings module; json: one object.",
+            parser=lambda text: Format(one_of([f.value for f in Format])(text)),
+            metavar=choices_metavar([f.value for f in Format]),
         ),
     ] = Format.env,
     outputs: Annotated[
@@ -73,6 +75,8 @@ def settings(
     """Print SITE's Django settings (DSNs, MEDIA_URL, STORAGES) from the stack outputs. They hold secrets."""
     if outputs is None and stack is None:
         raise fail(["give --stack NAME (its outputs: local, or read with the Pulumi CLI) or --outputs FILE"])
+    if stack is not None:
+        _check_site_in_stack(stack, site)
     if outputs is not None:
         say(f"reading saved stack outputs from {display_path(outputs)}")
     try:
@@ -88,6 +92,20 @@ def settings(
     )
     render = {Format.env: render_env, Format.python: render_python, Format.json: render_json}[output_format]
     typer.echo(render(found, header), nl=False)
+
+
+def _check_site_in_stack(stack: str, site: str) -> None:
+    """The stack file exists, is valid and has SITE: said before any outputs are read (exit 2)."""
+    from components.config import ConfigError
+    from storagectl.stack_files import read_stack_file, stack_path
+    from storagectl.verify.plan import unknown_sites
+
+    try:
+        problems = unknown_sites(read_stack_file(stack_path(stack)).settings(), [site])
+    except ConfigError as error:
+        problems = error.problems
+    if problems:
+        raise fail(problems)
 
 
 def _parse(text: str, source: str) -> Any:

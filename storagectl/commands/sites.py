@@ -6,12 +6,14 @@ import json
 import re
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config import NAMESPACE
+from storagectl import pulumi_runner
 from storagectl.bucket_clash import SiblingStack, sibling_stacks, site_buckets
 from storagectl.commands import (
     BUCKET_TYPES,
@@ -30,10 +32,14 @@ from storagectl.commands import (
     site_resources,
     write_edit,
 )
+from storagectl.local_outputs import local_outputs_path
 from storagectl.stack_edit import StackEditor
-from storagectl.stack_files import stack_path
+from storagectl.stack_files import project_root, stack_path
 
-app = typer.Typer(help="List, add and remove the sites of a stack.", no_args_is_help=True)
+app = typer.Typer(
+    help="List the sites of a stack; add and remove them by editing the stack file (never deleting media).",
+    no_args_is_help=True,
+)
 
 DECOMMISSION_SECTION = 'docs/operators.md, "Decommissioning a site"'
 
@@ -101,7 +107,7 @@ def add(
     apply: ApplyOption = False,
 ) -> None:
     """Add SITE to the stack. Refuses a full stack (max_sites) and names a shard with room."""
-    check_apply(apply, dry_run)
+    check_apply(apply, dry_run, stack)
     with editing(stack, dry_run=dry_run) as opened:
         if any(existing.slug == site for existing in opened.settings.sites):
             raise fail([f"{opened.source}: sites.{site}: already in stack {stack}; use `storagectl cors` to change it"])
@@ -136,18 +142,35 @@ def remove(
             "state and emptied (docs/operators.md: Decommissioning a site).",
         ),
     ] = False,
+    outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs",
+            help="Saved `pulumi stack output --json --show-secrets` file, to show SITE was never deployed (then it "
+            "has no buckets to protect); default: the file `storagectl local up` wrote, else the Pulumi CLI if "
+            "installed.",
+            dir_okay=False,
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     apply: ApplyOption = False,
 ) -> None:
-    """Remove SITE from the stack file. Never deletes media: refuses while its buckets are protected."""
-    check_apply(apply, dry_run)
+    """Remove SITE from the stack file. Never deletes media: refuses while its buckets are protected, unless
+    the stack outputs show SITE was never deployed."""
+    check_apply(apply, dry_run, stack)
     with editing(stack, dry_run=dry_run) as opened:
         opened.site(site)
         resources = site_resources(opened.file, site)
         protected = [r for r in resources if r.type in BUCKET_TYPES and r.protect]
-        if protected and not unprotected:
-            raise fail(_decommission_lines(opened, site, resources))
-        if protected:
+        deployed = _deployed(opened, site, outputs) if protected and not unprotected else None
+        if protected and not unprotected and deployed is not False:
+            raise fail(_decommission_lines(opened, site, resources, deployment_unknown=deployed is None))
+        if deployed is False:
+            say(
+                f"{site} is not in the outputs of stack {stack}: it was never deployed, so it has no buckets or "
+                "media; removing it from the stack file"
+            )
+        elif protected:
             say(
                 f"--unprotected: you confirm {site}'s buckets are unprotected in the state and empty; "
                 "pulumi up still refuses to delete a protected bucket, and S3 a bucket that holds objects"
@@ -227,23 +250,54 @@ def _shard_commands(opened: OpenStack, shard: str) -> list[str]:
     return commands
 
 
-def _decommission_lines(opened: OpenStack, site: str, resources: Sequence[Any]) -> list[str]:
+def _deployed(opened: OpenStack, site: str, outputs: Path | None) -> bool | None:
+    """Whether the stack's outputs have SITE; None when there are none to read here (no file, no Pulumi CLI)."""
+    from storagectl.verify.outputs import OutputsError, read_outputs_text
+
+    stack = opened.name
+    if outputs is None and not local_outputs_path(stack).is_file() and not pulumi_runner.runner().available():
+        return None
+    try:
+        text, _ = read_outputs_text(stack, outputs, cwd=project_root())
+        document = json.loads(text)
+    except (OutputsError, json.JSONDecodeError):
+        return None
+    if not isinstance(document, dict) or document.get("region", opened.settings.region.id) != opened.settings.region.id:
+        return None  # not this stack's outputs: nothing can be concluded from them
+    sites = document.get("sites")
+    return site in sites if isinstance(sites, dict) else None
+
+
+def _decommission_lines(
+    opened: OpenStack, site: str, resources: Sequence[Any], *, deployment_unknown: bool
+) -> list[str]:
     stack = opened.name
     endpoint = opened.settings.region.endpoint_url
     buckets = [r for r in resources if r.type in BUCKET_TYPES]
     names = [r.inputs["bucket"] for r in buckets]
+    backup = shlex.join(["storagectl", "media", "backup", site, "--stack", stack, "--to", f"./media-backup-{site}"])
     lines = [
         f"refusing to remove site {site} from stack {stack}: its buckets are protected ({NAMESPACE}:protect), "
         "and removing a site never deletes media; nothing changed.",
+    ]
+    if deployment_unknown:
+        save = f"pulumi stack output --json --show-secrets --stack {stack} > outputs.json"
+        lines.append(
+            f"If {site} was never deployed, it has no buckets: show it with its outputs (`{save}` where the Pulumi "
+            f"CLI is), then `storagectl sites remove {site} --stack {stack} --outputs outputs.json` removes it "
+            "without these steps."
+        )
+    lines += [
         f"Decommission it deliberately ({DECOMMISSION_SECTION}):",
-        "  1. back up or export the media:",
-        *(f"       aws s3 sync {shlex.quote(f's3://{name}')} ./{name} --endpoint-url {endpoint}" for name in names),
+        "  1. back up the media (both buckets, with a manifest; run it again to resume):",
+        f"       {backup}",
         "  2. unprotect the buckets in the Pulumi state:",
         *(
             f"       {shlex.join(['pulumi', 'state', 'unprotect', '--stack', stack, child_urn(stack, r.type, r.name)])}"
             for r in buckets
         ),
-        "  3. empty the buckets (this deletes the media: only after step 1):",
+        "  3. empty the buckets (this deletes the media: only after step 1; storagectl never does), e.g. with the "
+        "AWS CLI:",
         *(f"       aws s3 rm {shlex.quote(f's3://{name}')} --recursive --endpoint-url {endpoint}" for name in names),
         "  4. remove the site from the stack file, then run the `pulumi up` it prints:",
         f"       {shlex.join(['storagectl', 'sites', 'remove', site, '--stack', stack, '--unprotected'])}",

@@ -24,8 +24,9 @@ from components.generic_s3.connection import Clients, Credentials, region_of
 from storagectl.atomic_files import locked, write_atomic
 from storagectl.commands import EXIT_FAILED, OpenStack, StackOption, fail, open_stack, say
 from storagectl.local import server
-from storagectl.local_outputs import local_outputs_path
+from storagectl.local_outputs import LOCAL_DIR, local_outputs_path, local_up_command
 from storagectl.stack_files import StackFile, display_path
+from storagectl.verify.results import KEY_REJECTED_CODES
 from storagectl.wording import counted
 
 if TYPE_CHECKING:
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
 # storagectl.offline and storagectl.provision load the Pulumi SDK (~0.4 s): imported where used, so
 # `storagectl media` and `storagectl --help` start without it.
 
-app = typer.Typer(help="A local stack's storage on a local S3 server, without the Pulumi CLI.", no_args_is_help=True)
+app = typer.Typer(
+    help="A local stack's storage on a local S3 server (moto, started when nothing answers), without the Pulumi CLI.",
+    no_args_is_help=True,
+)
 
 DEFAULT_SECRET = "testing"
 """moto's conventional secret; moto accepts any key, a real local server (RGW, MinIO) needs its own."""
@@ -130,7 +134,6 @@ def _generic(evaluation: Evaluation) -> list[RecordedResource]:
 @app.command("up")
 def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key: SecretOption = DEFAULT_SECRET) -> None:
     """Create (or bring up to date) the stack's storage on its local server and write its outputs."""
-    from storagectl.commands.settings import render_env, site_settings
     from storagectl.provision import CREATE, UPDATE, ProvisionError, provision
 
     local = _local_stack(stack, access_key_id, secret_access_key)
@@ -138,6 +141,10 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
         running = server.ensure_server(local.endpoint)
     except server.ServerError as error:
         raise fail([str(error)], EXIT_FAILED) from None
+    if not running.started_here:
+        problem = _not_s3(local)
+        if problem:
+            raise fail([problem], EXIT_FAILED)
     if running.started_here:
         say(f"started a moto server on {local.endpoint} (pid {running.pid}; `storagectl local down` stops it)")
     elif running.pid is not None:
@@ -160,10 +167,55 @@ def up(stack: StackOption, access_key_id: KeyIdOption = None, secret_access_key:
     say(f"stack {stack}: {len(changed)} of {len(steps)} resources created or updated, the rest already as declared")
     path = local_outputs_path(stack)
     _write_outputs(path, evaluation.outputs)
-    say(f"wrote the stack outputs (with the server's key) to {display_path(path)}; settings and verify read them")
+    shown = display_path(path)
+    say(f"wrote the stack outputs to {shown} (mode 0600, git-ignored); settings, verify and media read them")
+    # The settings hold the server's key: named here, printed only where asked for.
+    say("each site's Django settings (they hold the server's key: keep them in .local/, out of git and logs):")
     for site in evaluation.outputs.get("sites", {}):
-        found = site_settings(evaluation.outputs, site, display_path(path), stack)
-        typer.echo(render_env(found, f"Django storage settings for site {site} (local stack {stack})"), nl=False)
+        # umask 077: the file holds the key, so only its owner may read it.
+        say(f"  (umask 077; storagectl settings {site} --stack {stack} --format env > {LOCAL_DIR}/{site}.env)")
+
+
+def _not_s3(local: LocalStack) -> str | None:
+    """Why the server found on the endpoint is no S3 server for this stack, or None.
+
+    An S3 server answers ListBuckets with its XML (or an S3 error code); anything else there
+    (a web server, another service on the port) would fail every later request less clearly.
+    """
+    s3 = local.clients().s3(local.opened.settings.region)
+    source = local.opened.source
+    try:
+        answer = s3.list_buckets()
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code") or "")
+        headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if code in KEY_REJECTED_CODES:
+            return (
+                f"the S3 server on {local.endpoint} rejects the stack's key ({code}): give the "
+                "server's own key with --access-key-id and --secret-access-key (or LOCAL_S3_ACCESS_KEY_ID, "
+                "LOCAL_S3_SECRET_ACCESS_KEY)"
+            )
+        if code.isdigit() or not code:  # no S3 error document: botocore names the HTTP status (500 for junk)
+            kind = headers.get("content-type", "no content type").split(";")[0]
+            server_name = f" from {headers['server']}" if headers.get("server") else ""
+            return _no_s3_here(local, f"a {kind} answer{server_name}", source)
+        return None  # an S3 error (AccessDenied, ...): provisioning reports what it meets
+    except BotoCoreError as error:
+        return _no_s3_here(local, type(error).__name__, source)
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    kind = headers.get("content-type", "no content type").split(";")[0]
+    if "xml" not in kind:  # botocore reads any XML-ish page as an empty list; S3 answers application/xml
+        server_name = f" from {headers['server']}" if headers.get("server") else ""
+        return _no_s3_here(local, f"a {kind} answer{server_name}", source)
+    return None
+
+
+def _no_s3_here(local: LocalStack, answer: str, source: str) -> str:
+    return (
+        f"the server answering on {local.endpoint} is not an S3 server (ListBuckets got {answer}); stop it, or "
+        f"give stack {local.name} a free port in site-storage:endpoint ({source}), where "
+        f"`{local_up_command(local.name)}` starts a moto server"
+    )
 
 
 @app.command("down")
@@ -197,14 +249,27 @@ def down(
                 say(f"deleted {counted(count, 'object')} from {resource.inputs['bucket']}")
     steps = deprovision(resources, clients)
     kept = [step for step in steps if step.action != DELETE]
+    buckets = {resource.name: resource.inputs["bucket"] for resource in resources if resource.type.endswith(":Bucket")}
+    holding = [buckets[step.name] for step in kept if step.name in buckets and "holds objects" in step.detail]
     for step in steps:
-        say(
-            f"{'deleted' if step.action == DELETE else 'kept'} {step.name}"
-            + (f": {step.detail}" if step.detail else "")
-        )
+        if step.action == DELETE:
+            say(f"deleted {step.name}")
+        elif step.name in buckets and buckets[step.name] in holding:
+            # The provider's own detail speaks of `pulumi up`; here the next step is this command's option.
+            say(f"kept {step.name}: bucket {buckets[step.name]} holds objects, and local down deletes no media unasked")
+        else:
+            say(f"kept {step.name}" + (f": {step.detail}" if step.detail else ""))
     if kept:
-        hint = f"`storagectl local down --stack {stack} --delete-media` deletes the media too"
-        say(f"kept {counted(len(kept), 'resource')}; {hint}")
+        things = counted(len(kept), "resource")
+        if holding:
+            sites = sorted({str(resource.site) for resource in resources if resource.inputs.get("bucket") in holding})
+            backups = "; ".join(f"`storagectl media backup {site} --stack {stack}`" for site in sites)
+            say(
+                f"kept {things}. To delete the media too: back it up first if it matters ({backups}), then run "
+                f"`storagectl local down --stack {stack} --delete-media`"
+            )
+        else:
+            say(f"kept {things}, for the reasons above")
         raise typer.Exit(EXIT_FAILED)
     _remove_outputs(stack)
     s3 = clients.s3(local.opened.settings.region)
@@ -244,7 +309,8 @@ def status(
         + (f" (started by local up, pid {pid})" if pid else "")
     )
     path = local_outputs_path(stack)
-    typer.echo(f"outputs {display_path(path)}: {'present' if path.exists() else 'absent (run storagectl local up)'}")
+    absent = f"absent (run `{local_up_command(stack)}`)"
+    typer.echo(f"outputs {display_path(path)}: {'present' if path.exists() else absent}")
     missing = 0
     s3 = local.clients().s3(local.opened.settings.region)
     for resource in _generic(local.evaluation()):
@@ -253,11 +319,8 @@ def status(
         name = resource.inputs["bucket"]
         try:
             count = s3.list_objects_v2(Bucket=name).get("KeyCount", 0) if up_now else None
-            state = (
-                f"{count}{'+' if count == 1000 else ''} object{'' if count == 1 else 's'}"
-                if count is not None
-                else "unknown"
-            )
+            shown = f"{count}{'+' if count == 1000 else ''} object{'' if count == 1 else 's'}"
+            state = shown if count is not None else "unknown"
         except (ClientError, BotoCoreError):
             state, missing = "missing", missing + 1
         typer.echo(f"  {resource.site}: {name}: {state}")

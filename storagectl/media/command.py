@@ -100,7 +100,9 @@ def _plan(stack: str, outputs: Path | None, endpoint_url: str | None, slugs: lis
     except (ConfigError, OutputsError, PlanError) as error:
         raise fail(error.problems, error.exit_code if isinstance(error, OutputsError) else EXIT_INVALID) from None
     if plan.undeployed:
-        raise fail([f"site {slug}: not in the stack outputs yet; run `pulumi up`" for slug in plan.undeployed])
+        raise fail(
+            [f"site {slug}: not in the stack outputs yet; run `{plan.deploy_command}`" for slug in plan.undeployed]
+        )
     return plan
 
 

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from storagectl.verify.plan import BucketTarget, SiteTarget
 from storagectl.verify.results import (
+    ANONYMOUS_LIST_CHECKS,
     FAIL,
     ISOLATION,
     KEY_REJECTED_CODES,
@@ -231,6 +232,61 @@ def anonymous_refused(site: SiteTarget, probe: Probe, get: Callable[[str], HttpA
     return CheckResult(site.slug, check, FAIL, f"anonymous GET {url} answered HTTP {answer.status}, expected 403")
 
 
+def anonymous_list(
+    site: SiteTarget,
+    role: str,
+    bucket: BucketTarget,
+    acl_note: Callable[[], str] = lambda: "",
+    get: Callable[[str], HttpAnswer] = http_get,
+) -> CheckResult:
+    """A plain GET of the bucket URL, as anyone could send it: S3 answers it with a listing unless it refuses.
+
+    A public bucket serves objects, not an index of them; a private one neither. `acl_note` says,
+    for a listing that succeeded, what the bucket's ACL grants (read only then: it costs a request).
+    """
+    check = ANONYMOUS_LIST_CHECKS[role]
+    url = bucket_url(site, bucket.name, "")
+    answer = get(url)
+    if answer.error is not None:
+        return CheckResult(site.slug, check, SKIP, f"anonymous listing GET {url} did not get an answer: {answer.error}")
+    if answer.status in (401, 403):
+        return CheckResult(site.slug, check, PASS, f"anonymous listing GET {url} was refused (HTTP {answer.status})")
+    if answer.status == 200:
+        listed = answer.body.count(b"<Key>")
+        names = f"{listed} object name{'' if listed == 1 else 's'}"
+        reason = f"anonymous GET {url} listed the bucket (HTTP 200, {names} on the first page): anyone can list it"
+        return CheckResult(site.slug, check, FAIL, reason + acl_note())
+    reason = f"anonymous listing GET {url} answered HTTP {answer.status}, expected 403"
+    return CheckResult(site.slug, check, FAIL, reason)
+
+
+PUBLIC_GRANTEES = frozenset(
+    {"http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}
+)
+
+
+def bucket_acl_note(client: Any, bucket: str) -> str:
+    """What the bucket ACL grants anyone, for a listing that succeeded; empty when it cannot be read."""
+    try:
+        grants = client.get_bucket_acl(Bucket=bucket).get("Grants", [])
+    except (ClientError, BotoCoreError):
+        return ""
+    public = sorted(
+        {
+            grant.get("Permission", "")
+            for grant in grants
+            if grant.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES
+            and grant.get("Permission") in ("READ", "FULL_CONTROL")
+        }
+    )
+    if public:
+        return f"; its bucket ACL grants everyone {', '.join(public)}: set it to private"
+    return (
+        "; its bucket ACL grants anonymous users nothing, so this server ignores bucket ACLs on listings "
+        "(moto 5.2.5 does without IAM enforcement; Ceph RGW and S3 refuse)"
+    )
+
+
 def signed_url(site: SiteTarget, client: Any, probe: Probe, get: Callable[[str], HttpAnswer] = http_get) -> CheckResult:
     # The signed URL carries the key id: it never goes into a reason.
     url = client.generate_presigned_url(
@@ -270,7 +326,7 @@ def isolation(
         except ClientError as error:
             if error_code(error) in KEY_REJECTED_CODES:
                 reason = f"{attacker.slug}'s key was rejected ({error_code(error)}): isolation cannot be shown"
-                return CheckResult(attacker.slug, check, SKIP, reason)
+                return CheckResult(attacker.slug, check, SKIP, reason, target.slug)
             if is_refusal(error):
                 refused.append(name)
             else:
@@ -282,14 +338,15 @@ def isolation(
     where = f"{target.slug}'s private bucket {bucket}"
     if allowed:
         reason = f"this site's key may {', '.join(allowed)} in {where}: its policy reaches beyond its own buckets"
-        return CheckResult(attacker.slug, check, FAIL, reason)
+        return CheckResult(attacker.slug, check, FAIL, reason, target.slug)
     if unexpected:
         reason = f"{where} answered {'; '.join(unexpected)} instead of AccessDenied: refusal not shown"
-        return CheckResult(attacker.slug, check, SKIP, reason)
+        return CheckResult(attacker.slug, check, SKIP, reason, target.slug)
     if probe is None:
         reason = f"{where} refused list and put; get not checked ({target.slug} could not write its probe)"
-        return CheckResult(attacker.slug, check, SKIP, reason)
-    return CheckResult(attacker.slug, check, PASS, f"{where} refused this site's key ({', '.join(refused)})")
+        return CheckResult(attacker.slug, check, SKIP, reason, target.slug)
+    reason = f"{where} refused this site's key ({', '.join(refused)})"
+    return CheckResult(attacker.slug, check, PASS, reason, target.slug)
 
 
 def _remove_stray(bucket: str, key: str, *clients: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from storagectl.commands import EXIT_INVALID
+from storagectl.commands import EXIT_INVALID, one_of, whole_number
+from storagectl.verify.check_ids import CHECK_ORDER
+from storagectl.verify.plan import ISOLATION_MODES
 
 if TYPE_CHECKING:
     from storagectl.verify.plan import VerifyPlan
@@ -54,37 +57,58 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON record per site and check.")] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, help="Sites checked at the same time.")
+        int,
+        typer.Option(
+            "--concurrency",
+            help="Sites checked at the same time, 1 to 64.",
+            parser=whole_number(1, 64, "sites checked at the same time"),
+            metavar="N",
+        ),
     ] = DEFAULT_CONCURRENCY,
+    isolation_mode: Annotated[
+        str,
+        typer.Option(
+            "--isolation",
+            help="Other sites' private buckets each key is tried on: every one, or the next site's (ring: each key "
+            "and each bucket once). auto: every one when sites are named, a ring for the whole stack.",
+            parser=one_of(ISOLATION_MODES),
+            metavar="auto|ring|every",
+        ),
+    ] = "auto",
 ) -> None:
     """Prove on the live endpoint what the stack promises each site.
 
+    For each site: its key writes, reads, lists and deletes a probe object in both buckets and does
+    what django-storages does there (exists(), listdir(), a multipart upload and an aborted one, with
+    the site's checksum settings); the public probe loads anonymously at MEDIA_URL; the private probe
+    is refused anonymously and loads through a signed URL; neither bucket lists its keys to an
+    anonymous GET; the public bucket's CORS equals the stack file's (read with the operator's key
+    where sites have keys of their own); the private bucket has its access block, ownership controls
+    and TLS-only policy (AWS); its key is refused on every other site's private bucket of the stack
+    (also when only SITE is checked). In a pipe or file the table is one plain line per check.
+
     Exit code 0 only when every check passed or is n/a (not promised by the stack), 1 when one
     failed or was skipped, 2 for bad input, 3 when the outputs need the Pulumi CLI and it is
-    missing. For each site:
-    - its key writes, reads, lists and deletes a probe object in both buckets;
-    - its key does what django-storages does there: exists() (404 for a missing key), listdir()
-      (v1 list), a multipart upload and an aborted one, with the site's checksum settings;
-    - the public probe loads anonymously at MEDIA_URL;
-    - the private probe is refused anonymously and loads through a signed URL;
-    - the public bucket's CORS equals the stack config (none when none is declared), read with the
-      operator's key (the stack's) where sites have keys of their own;
-    - the private bucket has its access block, ownership controls and TLS-only policy (AWS);
-    - its key is refused on the next site's private bucket.
+    missing.
     """
     from components.config import ConfigError
+    from storagectl.pipe_console import PipeConsole
     from storagectl.stack_files import read_stack_file, stack_path
     from storagectl.verify.outputs import OutputsError, read_outputs
-    from storagectl.verify.plan import PlanError, build_plan
+    from storagectl.verify.plan import PlanError, build_plan, unknown_sites
     from storagectl.verify.report import Redactor, all_passed, json_document, print_table
 
-    stdout = Console(soft_wrap=True)
+    stdout = PipeConsole(soft_wrap=True)
     stderr = Console(stderr=True, soft_wrap=True)
     try:
         stack_file = read_stack_file(stack_path(stack))
         settings = stack_file.settings()
+        # Unknown sites are said before the outputs are read: that may need the Pulumi CLI.
+        unknown = unknown_sites(settings, sites or ())
+        if unknown:
+            raise PlanError(unknown)
         stack_outputs = read_outputs(stack, outputs, cwd=stack_file.path.parent.parent)
-        plan = build_plan(settings, stack_outputs, sites or (), endpoint_url)
+        plan = build_plan(settings, stack_outputs, sites or (), endpoint_url, isolation_mode)
     except (ConfigError, OutputsError, PlanError) as error:
         for line in error.problems:
             stderr.print(line, markup=False, highlight=False)
@@ -109,3 +133,8 @@ def _run_with_progress(plan: VerifyPlan, concurrency: int, stderr: Console) -> l
     with progress:
         task = progress.add_task("sites", total=len(plan.sites))
         return run_checks(plan, concurrency=concurrency, on_site_done=lambda _: progress.advance(task))
+
+
+verify.__doc__ = (
+    f"{inspect.cleandoc(verify.__doc__ or '')}\n\nChecks, a line each in docs/support.md: {', '.join(CHECK_ORDER)}."
+)

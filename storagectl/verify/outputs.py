@@ -13,7 +13,7 @@ from typing import Any
 
 from storagectl import pulumi_runner
 from storagectl.commands import EXIT_FAILED, EXIT_INVALID, EXIT_NO_PULUMI, say
-from storagectl.local_outputs import local_outputs_path
+from storagectl.local_outputs import local_outputs_path, local_up_command, stack_is_local
 from storagectl.stack_files import display_path, project_root
 
 SAVE_HINT = "pulumi stack output --json --show-secrets --stack {stack} > outputs.json"
@@ -77,6 +77,14 @@ def read_outputs_text(stack: str, outputs_file: Path | None = None, *, cwd: Path
 def _pulumi_outputs(stack: str, cwd: Path | None) -> str:
     # Through the one runner that shells out to Pulumi, so tests can stand in for the CLI.
     runner = pulumi_runner.runner()
+    local = stack_is_local(stack)
+    if not runner.available() and local:
+        raise OutputsError(
+            [
+                f"stack {stack} has no outputs yet ({display_path(local_outputs_path(stack))} is missing): "
+                f"`{local_up_command(stack)}` creates its storage on the local S3 server and writes them"
+            ]
+        )
     if not runner.available():
         raise OutputsError(
             [
@@ -92,8 +100,10 @@ def _pulumi_outputs(stack: str, cwd: Path | None) -> str:
     if done.returncode != 0:
         # Pulumi reports errors on stderr; the outputs (secrets) would be on stdout.
         detail = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "no message")
+        hint = f"; a local stack's outputs come from `{local_up_command(stack)}`" if local else ""
         raise OutputsError(
-            [f"`pulumi stack output --stack {stack}` failed (exit {done.returncode}): {detail}"], exit_code=EXIT_FAILED
+            [f"`pulumi stack output --stack {stack}` failed (exit {done.returncode}): {detail}{hint}"],
+            exit_code=EXIT_FAILED,
         )
     return done.stdout
 

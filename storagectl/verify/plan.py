@@ -10,6 +10,7 @@ from urllib.parse import quote
 from components.config import CorsRule, StackSettings
 from components.django_settings import BOTOCORE_DEFAULT_CHECKSUMS
 from components.regions import Capabilities
+from storagectl.local_outputs import applied_by_local_up, is_local_stack, local_up_command
 from storagectl.verify.outputs import StackOutputs
 
 
@@ -54,6 +55,10 @@ class SiteTarget:
     """botocore's response_checksum_validation, likewise."""
 
 
+ISOLATION_MODES = ("auto", "ring", "every")
+"""Which other private buckets each checked key is tried on (storagectl.verify.isolation)."""
+
+
 @dataclass(frozen=True)
 class VerifyPlan:
     stack: str
@@ -64,11 +69,17 @@ class VerifyPlan:
     sites: tuple[SiteTarget, ...]
     undeployed: tuple[str, ...] = ()
     """Sites in the stack config that the outputs do not have yet."""
+    others: tuple[SiteTarget, ...] = ()
+    """The stack's other deployed sites: not checked, but their private buckets must refuse the checked sites' keys."""
+    deploy_command: str = ""
+    """What brings the outputs up to the stack file: `pulumi up`, or `storagectl local up` for a local stack."""
+    isolation: str = "auto"
+    """One of ISOLATION_MODES."""
 
     def secrets(self) -> list[str]:
         """Every credential string that must never be printed, in the forms it could appear."""
         values: set[str] = set()
-        for site in self.sites:
+        for site in (*self.sites, *self.others):
             for value in (site.credentials.key_id, site.credentials.secret):
                 values.update({value, quote(value, safe="")})
         return sorted((value for value in values if value), key=len, reverse=True)
@@ -79,23 +90,27 @@ def build_plan(
     outputs: StackOutputs,
     selected: Sequence[str] = (),
     endpoint_url: str | None = None,
+    isolation: str = "auto",
 ) -> VerifyPlan:
-    """One target per selected site (all of the stack's sites when none are named)."""
+    """One target per selected site (all of the stack's sites when none are named), and one per other deployed site."""
     declared = {site.slug: site for site in settings.sites}
-    unknown = [slug for slug in selected if slug not in declared]
+    unknown = unknown_sites(settings, selected)
     if unknown:
-        known = ", ".join(declared) or "none"
-        raise PlanError([f"{settings.source}: no site {slug!r} in this stack; its sites: {known}" for slug in unknown])
+        raise PlanError(unknown)
     slugs = list(dict.fromkeys(selected)) if selected else list(declared)
+    chosen = set(slugs)
     targets: list[SiteTarget] = []
+    others: list[SiteTarget] = []
     undeployed: list[str] = []
-    for slug in slugs:
+    for slug in dict.fromkeys([*slugs, *declared]):
         facts = outputs.sites.get(slug)
         block = outputs.site_settings.get(slug)
         if facts is None or block is None:
-            undeployed.append(slug)
+            if slug in chosen:
+                undeployed.append(slug)
             continue
-        targets.append(_target(slug, facts, block, declared[slug].cors, endpoint_url))
+        target = _target(slug, facts, block, declared[slug].cors, endpoint_url)
+        (targets if slug in chosen else others).append(target)
     return VerifyPlan(
         stack=settings.stack,
         region_id=settings.region.id,
@@ -103,7 +118,23 @@ def build_plan(
         shared_credential=settings.shares_one_credential,
         sites=tuple(targets),
         undeployed=tuple(undeployed),
+        others=tuple(others),
+        deploy_command=local_up_command(settings.stack)
+        if is_local_stack(settings) and applied_by_local_up(settings.stack)
+        else f"pulumi up --stack {settings.stack}",
+        isolation=isolation,
     )
+
+
+def unknown_sites(settings: StackSettings, selected: Sequence[str]) -> list[str]:
+    """One line per selected site the stack file does not have, naming the sites it has."""
+    declared = [site.slug for site in settings.sites]
+    known = ", ".join(declared) or "none"
+    return [
+        f"{settings.source}: sites.{slug}: no such site in stack {settings.stack} (sites: {known})"
+        for slug in dict.fromkeys(selected)
+        if slug not in declared
+    ]
 
 
 def _target(

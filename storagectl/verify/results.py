@@ -7,53 +7,33 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-PASS = "pass"
-FAIL = "fail"
-SKIP = "skip"
-"""Not shown either way, usually because an earlier step failed; counts as not passed."""
-NOT_APPLICABLE = "n/a"
-"""The stack does not promise it (region capability, no private bucket, shared key)."""
-
-DEPLOYED = "deployed"
-PUBLIC_READ_WRITE = "public.read-write"
-PUBLIC_ANONYMOUS_READ = "public.anonymous-read"
-PUBLIC_EXISTS = "public.exists"
-PUBLIC_LISTDIR = "public.listdir"
-PUBLIC_MULTIPART = "public.multipart"
-PRIVATE_READ_WRITE = "private.read-write"
-PRIVATE_EXISTS = "private.exists"
-PRIVATE_LISTDIR = "private.listdir"
-PRIVATE_MULTIPART = "private.multipart"
-PRIVATE_ANONYMOUS_REFUSED = "private.anonymous-refused"
-PRIVATE_SIGNED_URL = "private.signed-url"
-CORS = "cors"
-PRIVATE_ACCESS_BLOCK = "private.access-block"
-PRIVATE_OWNERSHIP = "private.ownership"
-PRIVATE_TLS_ONLY = "private.tls-only"
-ISOLATION = "isolation"
-# Per bucket role: what django-storages does besides put/get/delete (exists, listdir, large uploads).
-DJANGO_CALL_CHECKS = {
-    "public": (PUBLIC_EXISTS, PUBLIC_LISTDIR, PUBLIC_MULTIPART),
-    "private": (PRIVATE_EXISTS, PRIVATE_LISTDIR, PRIVATE_MULTIPART),
-}
-CHECK_ORDER = (
+from storagectl.verify.check_ids import (  # noqa: F401 (re-exported: the checks import them from here)
+    ANONYMOUS_LIST_CHECKS,
+    CHECK_ORDER,
+    CORS,
     DEPLOYED,
-    PUBLIC_READ_WRITE,
-    PUBLIC_EXISTS,
-    PUBLIC_LISTDIR,
-    PUBLIC_MULTIPART,
-    PUBLIC_ANONYMOUS_READ,
-    PRIVATE_READ_WRITE,
+    DJANGO_CALL_CHECKS,
+    FAIL,
+    ISOLATION,
+    NOT_APPLICABLE,
+    PASS,
+    PRIVATE_ACCESS_BLOCK,
+    PRIVATE_ANONYMOUS_LIST,
+    PRIVATE_ANONYMOUS_REFUSED,
     PRIVATE_EXISTS,
     PRIVATE_LISTDIR,
     PRIVATE_MULTIPART,
-    PRIVATE_ANONYMOUS_REFUSED,
-    PRIVATE_SIGNED_URL,
-    CORS,
-    PRIVATE_ACCESS_BLOCK,
     PRIVATE_OWNERSHIP,
+    PRIVATE_READ_WRITE,
+    PRIVATE_SIGNED_URL,
     PRIVATE_TLS_ONLY,
-    ISOLATION,
+    PUBLIC_ANONYMOUS_LIST,
+    PUBLIC_ANONYMOUS_READ,
+    PUBLIC_EXISTS,
+    PUBLIC_LISTDIR,
+    PUBLIC_MULTIPART,
+    PUBLIC_READ_WRITE,
+    SKIP,
 )
 
 # The key itself was rejected: nothing about permissions can be concluded.
@@ -67,7 +47,10 @@ class CheckResult:
     site: str
     check: str
     status: str
+    """PASS, FAIL, SKIP or NOT_APPLICABLE: `status` in the JSON records and in the table alike."""
     reason: str
+    subject: str = ""
+    """The other site an isolation result is about (one per site tried); merged away before printing."""
 
     @property
     def ok(self) -> bool:

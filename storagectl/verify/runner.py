@@ -13,22 +13,24 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storagectl.verify import django_calls
+from storagectl.verify import django_calls, isolation
 from storagectl.verify.checks import (
     PROBE_PREFIX,
     PresentCheck,
     Probe,
+    anonymous_list,
     anonymous_read,
     anonymous_refused,
+    bucket_acl_note,
     bucket_round_trip,
     guarded,
-    isolation,
     signed_url,
 )
 from storagectl.verify.clients import Clients, ProbeLedger
 from storagectl.verify.config_checks import check_access_block, check_cors, check_ownership, check_tls_only
 from storagectl.verify.plan import BucketTarget, Credentials, SiteTarget, VerifyPlan
 from storagectl.verify.results import (
+    ANONYMOUS_LIST_CHECKS,
     CHECK_ORDER,
     CORS,
     DEPLOYED,
@@ -37,6 +39,7 @@ from storagectl.verify.results import (
     ISOLATION,
     NOT_APPLICABLE,
     PRIVATE_ACCESS_BLOCK,
+    PRIVATE_ANONYMOUS_LIST,
     PRIVATE_ANONYMOUS_REFUSED,
     PRIVATE_OWNERSHIP,
     PRIVATE_READ_WRITE,
@@ -54,31 +57,6 @@ DEFAULT_CONCURRENCY = 16
 NOT_WRITTEN = "not checked: the probe object could not be written (see {check})"
 
 
-def isolation_targets(plan: VerifyPlan) -> dict[str, SiteTarget]:
-    """Each site's key is tried on the next site's private bucket in a ring: n pairs, not n^2."""
-    sites = plan.sites
-    targets: dict[str, SiteTarget] = {}
-    if plan.shared_credential:
-        return targets
-    for index, site in enumerate(sites):
-        for step in range(1, len(sites)):
-            candidate = sites[(index + step) % len(sites)]
-            if candidate.private is not None and candidate.credentials.key_id != site.credentials.key_id:
-                targets[site.slug] = candidate
-                break
-    return targets
-
-
-def _isolation_not_applicable(plan: VerifyPlan, slug: str) -> CheckResult:
-    if plan.shared_credential:
-        reason = "the stack's sites share one key (site_credentials: shared): isolation is not promised"
-    elif len(plan.sites) < 2:
-        reason = "fewer than two sites checked: nothing to isolate from"
-    else:
-        reason = "no other checked site has a private bucket to try this site's key on"
-    return CheckResult(slug, ISOLATION, NOT_APPLICABLE, reason)
-
-
 def check_site(plan: VerifyPlan, site: SiteTarget, attackers: list[SiteTarget], clients: Clients) -> list[CheckResult]:
     """All checks of one site, plus the isolation checks of the keys tried on its private bucket."""
     own = clients.for_key(site, site.credentials)
@@ -93,12 +71,20 @@ def check_site(plan: VerifyPlan, site: SiteTarget, attackers: list[SiteTarget], 
     for owner, name, _ in present:
         results.append(done.get((owner, name)) or CheckResult(owner, name, SKIP, NOT_WRITTEN.format(check=rw.check)))
     results.append(_multipart(site, "public", own, site.public, written=bool(done)))
+    results.append(_anonymous_list(plan, site, "public", own, clients))
 
     if site.private is not None:
         results += _private_bucket(site, own, attackers, clients)
+        results.append(_anonymous_list(plan, site, "private", own, clients))
     else:
         reason = "the site has no private bucket (private: false)"
-        checks = (PRIVATE_READ_WRITE, *DJANGO_CALL_CHECKS["private"], PRIVATE_ANONYMOUS_REFUSED, PRIVATE_SIGNED_URL)
+        checks = (
+            PRIVATE_READ_WRITE,
+            *DJANGO_CALL_CHECKS["private"],
+            PRIVATE_ANONYMOUS_REFUSED,
+            PRIVATE_ANONYMOUS_LIST,
+            PRIVATE_SIGNED_URL,
+        )
         results += [CheckResult(site.slug, check, NOT_APPLICABLE, reason) for check in checks]
 
     results += _configuration(plan, site, own, clients)
@@ -109,7 +95,7 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
     assert site.private is not None
 
     def attack(attacker: SiteTarget) -> Callable[[Probe | None], CheckResult]:
-        return lambda probe: isolation(attacker, clients.for_key(site, attacker.credentials), site, probe, own)
+        return lambda probe: isolation.attempt(attacker, clients, site, probe, own)
 
     present: list[PresentCheck] = [
         *_django_present(site, "private", own),
@@ -125,7 +111,7 @@ def _private_bucket(site: SiteTarget, own: Any, attackers: list[SiteTarget], cli
         elif name == ISOLATION:
             # Without the probe, list and put can still be shown refused.
             attacker = next(a for a in attackers if a.slug == owner)
-            results.append(guarded(owner, name, attack(attacker), None))
+            results.append(attack(attacker)(None))
         else:
             results.append(CheckResult(owner, name, SKIP, NOT_WRITTEN.format(check=rw.check)))
     return results
@@ -138,6 +124,15 @@ def _django_present(site: SiteTarget, role: str, own: Any) -> list[PresentCheck]
         (site.slug, exists, lambda probe: django_calls.exists(site.slug, role, own, probe)),
         (site.slug, listdir, lambda probe: django_calls.listdir(site.slug, role, own, probe)),
     ]
+
+
+def _anonymous_list(plan: VerifyPlan, site: SiteTarget, role: str, own: Any, clients: Clients) -> CheckResult:
+    bucket = site.public if role == "public" else site.private
+    assert bucket is not None
+    # Only where no bucket policy can grant a listing does the ACL tell the whole story.
+    config = own if plan.shared_credential else clients.operator(site)
+    note = (lambda: "") if plan.capabilities.bucket_policies else (lambda: bucket_acl_note(config, bucket.name))
+    return guarded(site.slug, ANONYMOUS_LIST_CHECKS[role], anonymous_list, site, role, bucket, note)
 
 
 def _multipart(site: SiteTarget, role: str, own: Any, bucket: BucketTarget, *, written: bool) -> CheckResult:
@@ -181,34 +176,69 @@ def run_checks(
     on_site_done: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
     """Every check of every site in the plan, in report order."""
-    targets = isolation_targets(plan)
-    attackers: dict[str, list[SiteTarget]] = {}
-    for site in plan.sites:
-        if site.slug in targets:
-            attackers.setdefault(targets[site.slug].slug, []).append(site)
+    targets = isolation.isolation_targets(plan)
+    attackers = isolation.attackers_by_target(plan)
     ledger = ProbeLedger(PROBE_PREFIX)
     clients = Clients(operator, pool_connections=concurrency, ledger=ledger)
-    undeployed = f"in the stack config but not in the stack outputs: run `pulumi up` for stack {plan.stack}"
+    undeployed = f"in the stack config but not in the stack outputs: run `{plan.deploy_command}`"
     results = [CheckResult(slug, DEPLOYED, FAIL, undeployed) for slug in plan.undeployed]
-    results += [_isolation_not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
+    results += [isolation.not_applicable(plan, site.slug) for site in plan.sites if site.slug not in targets]
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
         futures = {
             pool.submit(check_site, plan, site, attackers.get(site.slug, []), clients): site.slug for site in plan.sites
         }
-        for future in as_completed(futures):
-            slug = futures[future]
+        # Sites not checked whose private buckets the checked keys must not reach (`verify SITE`).
+        others = {
+            pool.submit(isolation.try_on_other_site, other, attackers[other.slug], clients): other.slug
+            for other in plan.others
+            if other.slug in attackers
+        }
+        for future in as_completed([*futures, *others]):
+            slug = futures.get(future) or others[future]
             try:
                 results += future.result()
             except Exception as error:  # a bug in a check must not hide the other sites' results
                 results.append(CheckResult(slug, DEPLOYED, FAIL, f"checks stopped: {type(error).__name__}: {error}"))
-            if on_site_done is not None:
+            if on_site_done is not None and future in futures:
                 on_site_done(slug)
-    results = _swept(plan, clients, ledger, results)
+    # One isolation record per site first: what the sweep says about another site's bucket joins that record.
+    results = _swept(plan, attackers, clients, ledger, isolation.merged(results))
     order = {slug: index for index, slug in enumerate([*plan.undeployed, *(site.slug for site in plan.sites)])}
     return sorted(results, key=lambda r: (order.get(r.site, len(order)), CHECK_ORDER.index(r.check)))
 
 
-def _swept(plan: VerifyPlan, clients: Clients, ledger: ProbeLedger, results: list[CheckResult]) -> list[CheckResult]:
+Report = tuple[str, str]
+"""(site, check): the record a note about a leftover probe joins."""
+
+
+def _owners(plan: VerifyPlan, attackers: dict[str, list[SiteTarget]]) -> dict[str, tuple[SiteTarget, Report, Report]]:
+    """Per bucket: whose key removes a leftover there, and the records that say so (objects, uploads).
+
+    A site that is not checked (`verify SITE`) is not reported on: what its private bucket may
+    keep from trying a checked site's key there is said in that checked site's isolation record.
+    """
+    owners: dict[str, tuple[SiteTarget, Report, Report]] = {}
+    for site in plan.sites:
+        public_uploads = DJANGO_CALL_CHECKS["public"][2]
+        owners[site.public.name] = (site, (site.slug, PUBLIC_READ_WRITE), (site.slug, public_uploads))
+        if site.private is not None:
+            private_uploads = DJANGO_CALL_CHECKS["private"][2]
+            owners[site.private.name] = (site, (site.slug, PRIVATE_READ_WRITE), (site.slug, private_uploads))
+    for other in plan.others:
+        tried_by = attackers.get(other.slug)
+        if other.private is not None and tried_by:
+            record = (tried_by[0].slug, ISOLATION)
+            owners[other.private.name] = (other, record, record)
+    return owners
+
+
+def _swept(
+    plan: VerifyPlan,
+    attackers: dict[str, list[SiteTarget]],
+    clients: Clients,
+    ledger: ProbeLedger,
+    results: list[CheckResult],
+) -> list[CheckResult]:
     """Remove what the ledger says may be left (a lost answer, a retried upload), and say so in the owner's check.
 
     A removal that fails names the object or upload and fails the check: verify never leaves
@@ -217,18 +247,13 @@ def _swept(plan: VerifyPlan, clients: Clients, ledger: ProbeLedger, results: lis
     objects, uploads = ledger.left()
     if not objects and not uploads:
         return results
-    owners: dict[str, tuple[SiteTarget, str]] = {}
-    for site in plan.sites:
-        owners[site.public.name] = (site, "public")
-        if site.private is not None:
-            owners[site.private.name] = (site, "private")
-    said: dict[tuple[str, str], list[str]] = {}
-    failed: set[tuple[str, str]] = set()
+    owners = _owners(plan, attackers)
+    said: dict[Report, list[str]] = {}
+    failed: set[Report] = set()
     for bucket, key in objects:
         if bucket not in owners:
             continue
-        site, role = owners[bucket]
-        where = (site.slug, PUBLIC_READ_WRITE if role == "public" else PRIVATE_READ_WRITE)
+        site, where, _ = owners[bucket]
         try:
             clients.for_key(site, site.credentials).delete_object(Bucket=bucket, Key=key)
             said.setdefault(where, []).append(
@@ -243,8 +268,7 @@ def _swept(plan: VerifyPlan, clients: Clients, ledger: ProbeLedger, results: lis
     for bucket, key in uploads:
         if bucket not in owners:
             continue
-        site, role = owners[bucket]
-        where = (site.slug, DJANGO_CALL_CHECKS[role][2])
+        site, _, where = owners[bucket]
         client = clients.for_key(site, site.credentials)
         try:
             listed = client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])

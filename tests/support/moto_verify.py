@@ -3,8 +3,8 @@
 Shared by tests/test_verify_*.py and benchmarks/verify_bench.py. Resources are created by
 tests/support/moto_apply.py exactly as an offline evaluation declares them.
 
-moto 5.2.5 differs from S3 in two ways that would make verify's data-path checks meaningless,
-so `moto_gaps_closed` patches exactly those two (and nothing else):
+moto 5.2.5 differs from S3 in three ways that would make verify's data-path checks meaningless,
+so `moto_gaps_closed` patches exactly those three (and nothing else):
 
 1. It evaluates a conditional Deny in a bucket policy as unconditional, so the private bucket's
    TLS-only deny (`Bool aws:SecureTransport false`) refuses every object request. The test
@@ -14,6 +14,13 @@ so `moto_gaps_closed` patches exactly those two (and nothing else):
    with HTTP 500, because its IAM check reads an Authorization header. The patch skips the IAM
    check for such requests; moto's bucket-policy and object-ACL evaluation still decides them,
    as S3's does for anonymous requests. moto never verifies presigned URL signatures.
+3. It lists a bucket to an unsigned GET whatever its ACL and policy say: the only check on a
+   listing is the IAM one, which moto skips while IAM is not enforced (and the patch above skips
+   for unsigned requests). The patch refuses an unsigned listing (AccessDenied, 403) unless the
+   bucket policy allows s3:ListBucket or the bucket ACL grants everyone READ, as S3 does.
+   The local server's own patch (storagectl/local/moto_gaps.py, applied here too) refuses the
+   same listings in moto's bucket GET; this one also covers ListMultipartUploads and a bucket
+   policy that denies s3:ListBucket over a public-read ACL.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ from urllib.parse import quote
 import boto3
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeBucket
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 
 from storagectl.local.moto_gaps import gaps_closed as local_server_gaps_closed
@@ -80,15 +90,42 @@ def _permission_over_tls(self: FakeBucket, action: str, resource: str) -> Any:
 _original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
 
+LISTINGS = frozenset({"ListBucket", "ListBucketVersions", "ListBucketMultipartUploads"})
+"""moto's names for the bucket GETs that list what a bucket holds."""
+
+
+def _refuse_anonymous_listing(response: Any, resource: str) -> None:
+    """S3's rule for an unsigned listing: allowed only by the bucket policy or a public-read bucket ACL."""
+    if not isinstance(response, S3Response) or response.data.get("Action") not in LISTINGS:
+        return
+    if any(name in response.querystring for name in ("X-Amz-Signature", "Signature")):
+        return  # presigned: moto serves those without IAM (gap 2)
+    bucket_name = resource.rpartition(":::")[2]
+    if not bucket_name or "/" in bucket_name or bucket_name == "*":
+        return
+    try:
+        bucket = response.backend.get_bucket(bucket_name)
+    except MissingBucket:
+        return  # moto answers NoSuchBucket itself
+    permission = bucket.get_permission("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")
+    # (moto's policy evaluation ignores Principal: this project's policies grant only Principal "*".)
+    if permission == PermissionResult.PERMITTED:
+        return
+    if permission != PermissionResult.DENIED and bucket.acl is not None and bucket.acl.public_read:
+        return
+    raise AccessDeniedError(user_arn="anonymous", action="s3:ListBucket")
+
+
 def _authorize_signed_only(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     if "Authorization" not in self.headers:
+        _refuse_anonymous_listing(self, resource)
         return None
     return _original_authorize(self, iam_request_cls, resource)
 
 
 @contextmanager
 def moto_gaps_closed() -> Iterator[None]:
-    """Apply the two patches described in the module docstring, and those the local server applies
+    """Apply the three patches described in the module docstring, and those the local server applies
     (storagectl/local/moto_gaps.py: anonymous listings, upload start times); undo them on exit."""
     original_permission = FakeBucket.get_permission
     FakeBucket.get_permission = _permission_over_tls  # type: ignore[method-assign]
