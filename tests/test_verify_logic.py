@@ -58,8 +58,12 @@ def site(slug: str, *, private: bool = True, key: str | None = None, **changes: 
     return SiteTarget(**values)
 
 
-def plan(*sites: SiteTarget, shared: bool = False, others: tuple[SiteTarget, ...] = ()) -> VerifyPlan:
-    return VerifyPlan("prod", "aws-eu-central-1", AWS_CAPABILITIES, shared, tuple(sites), others=others)
+def plan(
+    *sites: SiteTarget, shared: bool = False, others: tuple[SiteTarget, ...] = (), isolation: str = "auto"
+) -> VerifyPlan:
+    return VerifyPlan(
+        "prod", "aws-eu-central-1", AWS_CAPABILITIES, shared, tuple(sites), others=others, isolation=isolation
+    )
 
 
 # CORS --------------------------------------------------------------------------------------
@@ -308,6 +312,18 @@ def test_isolation_tries_each_checked_key_on_every_other_private_bucket_of_the_s
     assert {a: [t.slug for t in tried] for a, tried in isolation_targets(plan(site("a"), others=others)).items()} == {
         "a": ["e"]
     }
+
+
+def test_isolation_of_the_whole_stack_is_a_ring_unless_every_pair_is_asked_for() -> None:
+    """3·n·(n-1) requests for every pair of a 200-site stack; a ring tries each key and each private bucket once."""
+    stack = [site("a"), site("b", private=False), site("c"), site("d")]
+
+    def tried(isolation: str) -> dict[str, list[str]]:
+        found = isolation_targets(plan(*stack, isolation=isolation))
+        return {attacker: [t.slug for t in targets] for attacker, targets in found.items()}
+
+    assert tried("auto") == tried("ring") == {"a": ["c"], "b": ["c"], "c": ["d"], "d": ["a"]}
+    assert tried("every") == {"a": ["c", "d"], "b": ["a", "c", "d"], "c": ["a", "d"], "d": ["a", "c"]}
 
 
 def test_isolation_has_no_pairs_when_sites_share_one_key() -> None:

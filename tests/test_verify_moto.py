@@ -216,7 +216,7 @@ def test_deleted_site_key_fails_its_read_write_checks(deployed: Deployment, tmp_
     """moto rejects the deleted key (InvalidAccessKeyId); checks that need its probe are skipped."""
     iam = deployed.iam()
     iam.delete_access_key(UserName="acme-media-acme-stage", AccessKeyId=deployed.keys["acme-stage"].key_id)
-    result = run_verify(deployed, tmp_path)
+    result = run_verify(deployed, tmp_path, "--isolation", "every")  # the whole stack is a ring by default
     assert result.exit_code == 1
     assert not_passed(result) == {
         ("acme-stage", "public.read-write"): "fail",

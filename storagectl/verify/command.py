@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from storagectl.commands import EXIT_INVALID, whole_number
+from storagectl.commands import EXIT_INVALID, one_of, whole_number
 from storagectl.verify.check_ids import CHECK_ORDER
+from storagectl.verify.plan import ISOLATION_MODES
 
 if TYPE_CHECKING:
     from storagectl.verify.plan import VerifyPlan
@@ -64,6 +65,16 @@ def verify(
             metavar="N",
         ),
     ] = DEFAULT_CONCURRENCY,
+    isolation_mode: Annotated[
+        str,
+        typer.Option(
+            "--isolation",
+            help="Other sites' private buckets each key is tried on: every one, or the next site's (ring: each key "
+            "and each bucket once). auto: every one when sites are named, a ring for the whole stack.",
+            parser=one_of(ISOLATION_MODES),
+            metavar="auto|ring|every",
+        ),
+    ] = "auto",
 ) -> None:
     """Prove on the live endpoint what the stack promises each site.
 
@@ -97,7 +108,7 @@ def verify(
         if unknown:
             raise PlanError(unknown)
         stack_outputs = read_outputs(stack, outputs, cwd=stack_file.path.parent.parent)
-        plan = build_plan(settings, stack_outputs, sites or (), endpoint_url)
+        plan = build_plan(settings, stack_outputs, sites or (), endpoint_url, isolation_mode)
     except (ConfigError, OutputsError, PlanError) as error:
         for line in error.problems:
             stderr.print(line, markup=False, highlight=False)

@@ -1,10 +1,16 @@
-"""Isolation between sites: each checked site's key against every other site's private bucket.
+"""Isolation between sites: each checked site's key against other sites' private buckets.
 
 A key whose policy reaches one other bucket (a copied statement, a prefix wildcard) is caught
-only where that bucket is tried, so every other private bucket of the stack is: the buckets of
-sites checked in the same run while their probe is there (storagectl.verify.runner), the
-others with a probe written for the purpose by that site's own key (`try_on_other_site`). The
-sites not checked are not reported on. A site tried on several buckets gets one record.
+only where that bucket is tried. With `every`, each checked key is tried on every other private
+bucket of the stack: the buckets of sites checked in the same run while their probe is there
+(storagectl.verify.runner), the others with a probe written for the purpose by that site's own
+key (`try_on_other_site`). That is 3·n·(n-1) requests for n checked sites: about 600 for one site
+of a 200-site stack, 119,400 for all of them. So `auto` (the default) uses `every` when sites
+are named (`verify SITE`, the support task) and a ring when the whole stack is checked: each
+key on the next site's private bucket, so every key and every private bucket is tried once (3·n
+requests); `--isolation every` asks for all pairs anyway. What a ring cannot see, a policy that
+names one far-away site's bucket, the policy pack's `iam-site-scoped` refuses before any update.
+The sites not checked are not reported on. A site tried on several buckets gets one record.
 """
 
 from __future__ import annotations
@@ -24,20 +30,27 @@ NAMED_AT_MOST = 5
 """Sites named in a reason; beyond that it gives a count (a stack holds up to 200 sites)."""
 
 
+def ring(plan: VerifyPlan) -> bool:
+    return plan.isolation == "ring" or (plan.isolation == "auto" and not plan.others)
+
+
 def isolation_targets(plan: VerifyPlan) -> dict[str, list[SiteTarget]]:
-    """For each checked site, every other deployed site of the stack whose private bucket its key must not reach."""
+    """For each checked site, the other deployed sites whose private buckets its key is tried on (module doc)."""
     if plan.shared_credential:
         return {}
     everyone = (*plan.sites, *plan.others)
     targets: dict[str, list[SiteTarget]] = {}
-    for site in plan.sites:
-        tried = [
-            other
-            for other in everyone
-            if other.slug != site.slug
-            and other.private is not None
-            and other.credentials.key_id != site.credentials.key_id
-        ]
+    for position, site in enumerate(plan.sites):
+
+        def reachable(other: SiteTarget, site: SiteTarget = site) -> bool:
+            return other.private is not None and other.credentials.key_id != site.credentials.key_id
+
+        if ring(plan):
+            # The next site in stack order with a private bucket, wrapping round.
+            following = (*everyone[position + 1 :], *everyone[:position])
+            tried = [other for other in following if reachable(other)][:1]
+        else:
+            tried = [other for other in everyone if other.slug != site.slug and reachable(other)]
         if tried:
             targets[site.slug] = tried
     return targets

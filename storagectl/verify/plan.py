@@ -55,6 +55,10 @@ class SiteTarget:
     """botocore's response_checksum_validation, likewise."""
 
 
+ISOLATION_MODES = ("auto", "ring", "every")
+"""Which other private buckets each checked key is tried on (storagectl.verify.isolation)."""
+
+
 @dataclass(frozen=True)
 class VerifyPlan:
     stack: str
@@ -69,6 +73,8 @@ class VerifyPlan:
     """The stack's other deployed sites: not checked, but their private buckets must refuse the checked sites' keys."""
     deploy_command: str = ""
     """What brings the outputs up to the stack file: `pulumi up`, or `storagectl local up` for a local stack."""
+    isolation: str = "auto"
+    """One of ISOLATION_MODES."""
 
     def secrets(self) -> list[str]:
         """Every credential string that must never be printed, in the forms it could appear."""
@@ -84,6 +90,7 @@ def build_plan(
     outputs: StackOutputs,
     selected: Sequence[str] = (),
     endpoint_url: str | None = None,
+    isolation: str = "auto",
 ) -> VerifyPlan:
     """One target per selected site (all of the stack's sites when none are named), and one per other deployed site."""
     declared = {site.slug: site for site in settings.sites}
@@ -115,6 +122,7 @@ def build_plan(
         deploy_command=local_up_command(settings.stack)
         if is_local_stack(settings) and applied_by_local_up(settings.stack)
         else f"pulumi up --stack {settings.stack}",
+        isolation=isolation,
     )
 
 
