@@ -49,7 +49,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) pulumi
 	$(BIN)/python -m benchmarks.run
 
 # A local S3 (moto) on 127.0.0.1:5000 for the `local` example stack.

@@ -1,10 +1,11 @@
-"""`make bench`: the program benchmark, the verify, media and backup-set ones, then the stack-file one."""
+"""`make bench`: the program benchmark, the verify, media and backup-set ones, the stack-file one, then
+the real engine's (the Pulumi CLI `make pulumi` builds)."""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import backup_bench, media_bench, program_bench, stackfile_bench, verify_bench
+from benchmarks import backup_bench, engine_bench, media_bench, program_bench, stackfile_bench, verify_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
         media_bench.main(),
         backup_bench.main(),
         stackfile_bench.main(),
+        engine_bench.main([]),
     ]
     return max(statuses)
 
