@@ -91,9 +91,7 @@ def go_env() -> dict[str, str]:
 
 
 def go(tool: GoTool, *args: str, env: dict[str, str]) -> str:
-    completed = subprocess.run(
-        ["go", *args], cwd=tool.module_dir, env=env, capture_output=True, text=True, check=False
-    )
+    completed = subprocess.run(["go", *args], cwd=tool.module_dir, env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise BuildError(f"{tool.script.name}: go {' '.join(args)} failed:\n{completed.stderr.strip()}")
     return completed.stdout
@@ -158,8 +156,32 @@ TOOLS_DIR = ROOT / ".tools"
 """Where `python3 tools/gobuild.py NAME` builds: .tools/NAME/bin (git-ignored)."""
 
 
+def required_version(module_dir: Path, module: str) -> str:
+    """The version the wrapper's go.mod requires of `module`: the one place it is written."""
+    for line in (module_dir / "go.mod").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["require"]:
+            words = words[1:]
+        if len(words) >= 2 and words[0] == module:
+            return words[1]
+    raise BuildError(f"{module_dir / 'go.mod'} does not require {module}")
+
+
+def seaweedfs_ldflags() -> str:
+    # `weed version` then names the commit of the pinned pseudo-version (v0.0.0-<time>-<commit>).
+    commit = required_version(HERE / "seaweedfs", "github.com/seaweedfs/seaweedfs").rsplit("-", 1)[-1]
+    return f"-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT={commit}"
+
+
 def plain_tools() -> dict[str, GoTool]:
     return {
+        # The S3 server of the tests and benchmarks (ci/seaweedfs.py starts it).
+        "seaweedfs": GoTool(
+            module_dir=HERE / "seaweedfs",
+            binaries=(GoBinary("weed", "github.com/seaweedfs/seaweedfs/weed", seaweedfs_ldflags()),),
+            what="the SeaweedFS S3 server",
+            script=Path(__file__),
+        ),
         # The delaying TCP proxy: the benchmarks' 20 ms network (benchmarks/delay_proxy.py).
         "delayproxy": GoTool(
             module_dir=HERE / "delayproxy",
