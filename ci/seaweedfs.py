@@ -50,8 +50,13 @@ DEFAULT_DIR = "/tmp/site-storage-seaweedfs"
 BUILT_WEED = ROOT / ".tools" / "seaweedfs" / "bin" / "weed"
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-USERS = ("owner", "stranger")
-"""Plain (non-admin) identities made at start besides the admin, for tests of what one key may do."""
+USERS = {"owner": "t*", "stranger": "stranger-*"}
+"""Plain identities made at start besides the admin, each confined to buckets whose names match its pattern.
+
+SeaweedFS does not tie a key to the buckets it created: an identity may do what its actions name,
+on any bucket unless an action names the buckets (`Read:t*`). `owner` may create and use the tests'
+buckets (their names start with `t`), `stranger` only buckets of its own, so it is refused on them.
+"""
 PORTS = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
 BUILD_HINT = "build it with `make seaweedfs` (python3 tools/gobuild.py seaweedfs; Go 1.26) or set SITE_STORAGE_WEED"
 
@@ -179,10 +184,13 @@ def new_user(name: str) -> User:
 
 
 def s3_config(admin: User, users: list[User]) -> dict[str, Any]:
-    """SeaweedFS's static S3 identities: the admin may do anything; plain users what a site key does."""
-    plain = ["Read", "Write", "List", "Tagging"]
-    identities = [{"name": admin.name, "credentials": [keys(admin)], "actions": ["Admin", *plain]}]
-    identities += [{"name": user.name, "credentials": [keys(user)], "actions": plain} for user in users]
+    """SeaweedFS's static S3 identities: the admin may do anything; each plain user what a stack's key
+    does (create buckets, set their ACLs, CORS and lifecycle, read and write objects), on its buckets only."""
+    actions = ["Read", "Write", "List", "Tagging"]
+    identities = [{"name": admin.name, "credentials": [keys(admin)], "actions": ["Admin", *actions]}]
+    for user in users:
+        scoped = [f"{action}:{USERS[user.name]}" for action in ("Admin", *actions)]
+        identities.append({"name": user.name, "credentials": [keys(user)], "actions": scoped})
     return {"identities": identities}
 
 

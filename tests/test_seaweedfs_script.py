@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ci import seaweedfs
+from ci import seaweedfs as sw
 from tests.support.seaweedfs import SeaweedFS, seaweedfs_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def sleeper(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 def write_fake_state(directory: Path, pid: int, owner: str = "cli") -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    state = seaweedfs.SeaweedState(
+    state = sw.SeaweedState(
         http_endpoint="http://127.0.0.1:1",
         access_key="SWEXAMPLE",
         secret_key="it's $ecret",
@@ -117,7 +117,7 @@ def test_stop_ends_a_recorded_process_that_runs_with_our_config(no_weed: Path) -
 
 def test_a_session_never_stops_a_server_started_from_the_command_line(no_weed: Path) -> None:
     write_fake_state(no_weed, 1, owner="cli")
-    seaweedfs.release(12345)
+    sw.release(12345)
     assert (no_weed / "state.json").exists()
 
 
@@ -128,20 +128,20 @@ def test_a_session_started_server_stays_while_another_session_holds_a_lease(
     (no_weed / "leases").mkdir()
     (no_weed / "leases" / str(sleeper.pid)).touch()  # another live session
     (no_weed / "leases" / "999999999").touch()  # a session that died without releasing
-    seaweedfs.release(12345)
+    sw.release(12345)
     assert (no_weed / "state.json").exists()
     assert sorted(path.name for path in (no_weed / "leases").iterdir()) == [str(sleeper.pid)]
     sleeper.kill()
     sleeper.wait()
-    seaweedfs.release(sleeper.pid)  # the last session out
+    sw.release(sleeper.pid)  # the last session out
     assert not (no_weed / "state.json").exists()
 
 
 def test_env_lines_quote_values(no_weed: Path) -> None:
     write_fake_state(no_weed, 1)
-    state = seaweedfs.read_state(seaweedfs.layout())
+    state = sw.read_state(sw.layout())
     assert state is not None
-    lines = seaweedfs.exports(state).splitlines()
+    lines = sw.exports(state).splitlines()
     parsed = dict(shlex.split(line)[1].split("=", 1) for line in lines)
     assert parsed["SITE_STORAGE_SEAWEEDFS_SECRET_ACCESS_KEY"] == "it's $ecret"
     assert parsed["SITE_STORAGE_SEAWEEDFS_HTTP_ENDPOINT"] == "http://127.0.0.1:1"
@@ -187,7 +187,7 @@ def test_a_started_server_listens_on_loopback_only_and_keeps_its_keys_private(
     started = script("start")
     try:
         assert started.returncode == 0, started.stderr
-        state = seaweedfs.read_state(seaweedfs.layout())
+        state = sw.read_state(sw.layout())
         assert state is not None
         assert f"secret key      {state.secret_key}" in started.stdout
         again = script("start")
