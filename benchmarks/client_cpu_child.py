@@ -34,7 +34,7 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def phase(name: str, count: int, run: Callable[[], None], results: dict[str, Any]) -> None:
+def phase(name: str, count: int, run: Callable[[], object], results: dict[str, Any]) -> None:
     started, wall = cpu(), time.perf_counter()
     run()
     results[name] = {"requests": count, "cpu": cpu() - started, "seconds": time.perf_counter() - wall}

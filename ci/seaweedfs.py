@@ -50,12 +50,14 @@ DEFAULT_DIR = "/tmp/site-storage-seaweedfs"
 BUILT_WEED = ROOT / ".tools" / "seaweedfs" / "bin" / "weed"
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-USERS = {"owner": "t*", "stranger": "stranger-*"}
-"""Plain identities made at start besides the admin, each confined to buckets whose names match its pattern.
+USERS: dict[str, str | None] = {"owner": "t*", "stranger": "stranger-*", "reader": None}
+"""Plain identities made at start besides the admin: the bucket names each is confined to, or None.
 
 SeaweedFS does not tie a key to the buckets it created: an identity may do what its actions name,
 on any bucket unless an action names the buckets (`Read:t*`). `owner` may create and use the tests'
-buckets (their names start with `t`), `stranger` only buckets of its own, so it is refused on them.
+buckets (their names start with `t`), `stranger` only buckets of its own, so it is refused on
+those; `reader` may read and list every bucket, whatever its ACL (tests/test_seaweedfs_server.py
+holds that against S3's rule).
 """
 PORTS = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
 BUILD_HINT = "build it with `make seaweedfs` (python3 tools/gobuild.py seaweedfs; Go 1.26) or set SITE_STORAGE_WEED"
@@ -189,8 +191,9 @@ def s3_config(admin: User, users: list[User]) -> dict[str, Any]:
     actions = ["Read", "Write", "List", "Tagging"]
     identities = [{"name": admin.name, "credentials": [keys(admin)], "actions": ["Admin", *actions]}]
     for user in users:
-        scoped = [f"{action}:{USERS[user.name]}" for action in ("Admin", *actions)]
-        identities.append({"name": user.name, "credentials": [keys(user)], "actions": scoped})
+        pattern = USERS[user.name]
+        granted = ["Read", "List"] if pattern is None else [f"{action}:{pattern}" for action in ("Admin", *actions)]
+        identities.append({"name": user.name, "credentials": [keys(user)], "actions": granted})
     return {"identities": identities}
 
 

@@ -197,8 +197,8 @@ def test_a_started_server_listens_on_loopback_only_and_keeps_its_keys_private(
         assert stat.S_IMODE((tmp_path / "own").stat().st_mode) == 0o700
         # 0100007F is 127.0.0.1 as /proc/net/tcp writes it; nothing on 0.0.0.0 or another address.
         assert listening_addresses(state.pid) == {"0100007F"}
-        assert set(state.users) == {"owner", "stranger"}
-        assert len({state.access_key, *(keys["access_key"] for keys in state.users.values())}) == 3
+        assert set(state.users) == {"owner", "stranger", "reader"}
+        assert len({state.access_key, *(keys["access_key"] for keys in state.users.values())}) == 4
     finally:
         stopped = script("stop")
     assert stopped.stdout.startswith("stopped weed (pid ")
