@@ -203,3 +203,29 @@ def test_a_started_server_listens_on_loopback_only_and_keeps_its_keys_private(
         stopped = script("stop")
     assert stopped.stdout.startswith("stopped weed (pid ")
     assert not (tmp_path / "own" / "state.json").exists() and not (tmp_path / "own" / "data").exists()
+
+
+def test_the_docs_name_the_seaweedfs_version_go_mod_pins() -> None:
+    go_mod = (ROOT / "tools" / "seaweedfs" / "go.mod").read_text(encoding="utf-8")
+    [pinned] = [line.split()[-1] for line in go_mod.splitlines() if line.startswith("require github.com/seaweedfs/")]
+    docs = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    assert f"`{pinned}`" in docs
+    assert f"commit {pinned.rsplit('-', 1)[1]}" in docs
+    assert "replace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0" in go_mod
+
+
+def test_the_go_tools_builder_without_go_says_so_in_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gobuild.py"), "seaweedfs", "--bin", str(tmp_path / "out" / "bin")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "gobuild.py: Go is not installed; it builds the SeaweedFS S3 server (Go 1.26 or newer)"
+    ]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".build.lock"]
