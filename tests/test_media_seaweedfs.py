@@ -163,7 +163,7 @@ def assert_private_and_public(deployed: Deployed, site: str, folder: Path) -> No
 
 
 def assert_meta(deployed: Deployed, site: str, folder: Path) -> None:
-    """Each object's Content-Type, Cache-Control, Content-Disposition/Language and user metadata as stored."""
+    """Each object's Content-Type, Cache-Control, Content-Disposition/Language and user metadata, as stored."""
     s3 = deployed.s3()
     for kind, key in folder_files(folder):
         head = s3.head_object(Bucket=deployed.bucket(site, kind), Key=key)
@@ -178,7 +178,12 @@ def public_grants(deployed: Deployed, site: str, kind: str, key: str) -> list[st
 def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deployed, tmp_path: Path) -> None:
     folder = folder_with_manifest(tmp_path / "media", large=True)
     document = ok(media(deployed, "push", LIVE, str(folder), "--json", "--check", "all"))
-    assert document["copied"] == 6 and document["privacy"] == {"checked": 6, "failed": [], "repaired": []}
+    assert document["copied"] == 6 and document["privacy"] == {
+        "checked": 6,
+        "listings": 2,
+        "failed": [],
+        "repaired": [],
+    }
     assert document["keys"] == f"{SHARED_KEY} writes {LIVE}"
     s3 = deployed.s3()
     assert bucket_objects(s3, deployed.bucket(LIVE, "public")) == SMALL_FILES["public"]
@@ -216,7 +221,12 @@ def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed
     restored = ok(
         media(deployed, "restore", LIVE, "--from", str(backup), "--to-site", STAGE, "--check", "all", "--json")
     )
-    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
+    assert restored["copied"] == 5 and restored["privacy"] == {
+        "checked": 5,
+        "listings": 2,
+        "failed": [],
+        "repaired": [],
+    }
     assert restored["keys"] == f"read from disk; {SHARED_KEY} writes {STAGE}"
     assert_meta(deployed, STAGE, folder)
     assert_private_and_public(deployed, STAGE, folder)
@@ -270,6 +280,21 @@ def test_a_bucket_policy_that_publishes_the_private_bucket_fails_the_run(deploye
         deployed.s3().delete_bucket_policy(Bucket=private)
 
 
+def test_a_bucket_that_lists_anonymously_on_seaweedfs_fails_the_run(deployed: Deployed, tmp_path: Path) -> None:
+    """SeaweedFS refuses anonymous listings of a bucket with a private ACL and allows them with public-read."""
+    folder = media_folder(tmp_path / "media")
+    assert ok(media(deployed, "push", LIVE, str(folder), "--json"))["privacy"]["listings"] == 2
+    private = deployed.bucket(LIVE, "private")
+    deployed.s3().put_bucket_acl(Bucket=private, ACL="public-read")
+    try:
+        result = media(deployed, "push", LIVE, str(folder), "--json")
+        assert result.exit_code == 1, result.stdout + result.stderr
+        [line] = summary(result.stdout)["privacy"]["failed"]
+        assert line.startswith(f"bucket {private}: anonymous listing GET ") and "ITS KEYS ARE LISTED TO ANYONE" in line
+    finally:
+        deployed.s3().put_bucket_acl(Bucket=private, ACL="private")
+
+
 def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: User, tmp_path: Path) -> None:
     """A custom-endpoint stack has one key for all its sites (site-storage:access_key_id): the provider
     creates no users there, so both sites' outputs carry the same key. `--key site` then means one key
@@ -291,7 +316,7 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Use
     copied = ok(media(deployed, "copy", LIVE, "--to-site", STAGE, "--json", "--check", "all"))
     assert copied["keys"] == f"{SHARED_KEY} reads {LIVE}, {SHARED_KEY} writes {STAGE}"
     assert copied["mode"].startswith("server-side copy"), "one key, one endpoint: the server copies the bytes itself"
-    assert copied["copied"] == 5 and copied["privacy"] == {"checked": 5, "failed": [], "repaired": []}
+    assert copied["copied"] == 5 and copied["privacy"] == {"checked": 5, "listings": 2, "failed": [], "repaired": []}
     s3 = deployed.s3()
     for kind in ("public", "private"):
         assert bucket_objects(s3, deployed.bucket(STAGE, kind)) == bucket_objects(s3, deployed.bucket(LIVE, kind))
@@ -334,7 +359,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
     assert backed_up["keys"] == f"{SHARED_KEY} reads {LIVE}; the operator's credentials write the backup bucket"
     assert backed_up["mode"].startswith("streamed"), "the site key reads, the operator writes"
     # Both halves land with the backup bucket's default ACL: SeaweedFS refuses even the public half anonymously.
-    assert backed_up["privacy"] == {"checked": 5, "failed": [], "repaired": []}
+    assert backed_up["privacy"] == {"checked": 5, "listings": 1, "failed": [], "repaired": []}
     stored = f"{deployed.server.http_endpoint}/{backup_bucket}/{BACKUP_PREFIX}"
     assert anonymous_status(f"{stored}/public/uploads/cat.jpg") == 403
     assert anonymous_status(f"{stored}/{MANIFEST_NAME}") == 403
@@ -346,7 +371,12 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
     target = f"s3://{backup_bucket}/{BACKUP_PREFIX}"
     restored = ok(media(deployed, "restore", LIVE, "--from", target, "--to-site", STAGE, "--check", "all", "--json"))
     assert restored["keys"] == f"the operator's credentials read the backup; {SHARED_KEY} writes {STAGE}"
-    assert restored["copied"] == 5 and restored["privacy"] == {"checked": 5, "failed": [], "repaired": []}
+    assert restored["copied"] == 5 and restored["privacy"] == {
+        "checked": 5,
+        "listings": 2,
+        "failed": [],
+        "repaired": [],
+    }
     assert bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private")) == SMALL_FILES["private"]
     assert_meta(deployed, STAGE, folder)
     assert_private_and_public(deployed, STAGE, folder)
