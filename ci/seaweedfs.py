@@ -9,8 +9,8 @@ One `weed server` process (master, volume server, filer and S3 gateway in one; n
 API, Iceberg or Lance endpoints; telemetry off), every port on 127.0.0.1 and free when it starts.
 Its binary is the one `make seaweedfs` builds from the pinned Go module (tools/seaweedfs), or
 $SITE_STORAGE_WEED. S3 identities and their keys are generated at each start and written, with
-the state, only to files readable by their owner (mode 0600): an admin, and two plain users
-(`owner` and `stranger`) for tests that need a second, unprivileged key. Data lives in
+the state, only to files readable by their owner (mode 0600): an admin, and plain users (USERS)
+for tests that need a key without admin rights. Data lives in
 $SITE_STORAGE_SEAWEEDFS_DIR (default /tmp/site-storage-seaweedfs): data/, s3.json, state.json,
 log/ (kept after stop).
 
