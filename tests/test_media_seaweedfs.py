@@ -324,6 +324,35 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Use
     assert_private_and_public(deployed, STAGE, folder)
 
 
+def test_a_server_side_copy_of_an_object_changed_after_the_listing_is_refused_by_seaweedfs(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SeaweedFS honours x-amz-copy-source-if-match as S3 does (412; RGW 16.2 ignores it): the copy of
+    an object replaced since the listing is refused by the server, fails the run by name, and the
+    destination gets nothing."""
+    from storagectl.media import engine
+
+    folder = folder_with_manifest(tmp_path / "media")
+    ok(media(deployed, "push", LIVE, str(folder), "--json"))
+    terms = {"Bucket": deployed.bucket(LIVE, "private"), "Key": "contracts/terms.pdf"}
+    original = engine.compare
+
+    def compare_then_replace(*args: Any, **kwargs: Any) -> Any:
+        diff = original(*args, **kwargs)
+        deployed.s3().put_object(**terms, Body=b"x" * len(SMALL_FILES["private"]["contracts/terms.pdf"]))
+        return diff
+
+    monkeypatch.setattr(engine, "compare", compare_then_replace)
+    result = media(deployed, "copy", LIVE, "--to-site", STAGE, "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    document = summary(result.stdout)
+    assert document["mode"].startswith("server-side copy")
+    [failure] = document["failed"]
+    assert failure.startswith("private/contracts/terms.pdf: altered since it was listed (its ETag is no longer ")
+    assert failure.endswith("nothing was written for it; run again to copy it as it is now")
+    assert "contracts/terms.pdf" not in bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private"))
+
+
 @pytest.fixture
 def backup_bucket(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A bucket of the stack's SeaweedFS user, who is also the operator here (the AWS credential chain)."""
