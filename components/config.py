@@ -40,6 +40,13 @@ from components.naming import (
     public_bucket_name,
 )
 from components.regions import Region, UnknownRegion, allowed_region_ids, resolve_region, unknown_region_hint
+from components.site_keys import (
+    DEFAULT_PREVIOUS_KEY,
+    MAX_KEY_GENERATION,
+    PREVIOUS_KEY_STATES,
+    DeclaredKey,
+    declared_keys,
+)
 
 NAMESPACE = "site-storage"
 CORS_METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
@@ -115,6 +122,20 @@ class SiteConfig:
     """Host that MEDIA_URL uses instead of the bucket host; left out, the bucket host."""
     cors: CorsRule | None = None
     """CORS rule on the public bucket; left out, no CORS rules at all."""
+    key_generation: int = 1
+    """Which generation of the site's own key is current (the one its settings carry); left out, 1."""
+    previous_key: str = DEFAULT_PREVIOUS_KEY
+    """What became of generation key_generation - 1's key: active, inactive (AWS only) or absent (deleted)."""
+
+    @property
+    def keys(self) -> tuple[DeclaredKey, ...]:
+        """The site's own keys, oldest first (components/site_keys.py)."""
+        return declared_keys(self.key_generation, self.previous_key)
+
+    @property
+    def rotating(self) -> bool:
+        """The previous generation's key still exists (active or inactive)."""
+        return len(self.keys) > 1
 
 
 @dataclass(frozen=True)
@@ -239,7 +260,7 @@ TOP_LEVEL_KEYS = (
     "secret_access_key",
     "sites",
 )
-SITE_KEYS = ("private", "media_domain", "cors")
+SITE_KEYS = ("private", "media_domain", "cors", "key_generation", "previous_key")
 CORS_KEYS = ("origins", "allow_any_origin", "methods", "headers", "expose_headers", "max_age_seconds")
 CUSTOM_ONLY_KEYS = ("endpoint", "signing_region", "path_style", "signature")
 _LEAVE_OUT = "or leave the key out for the default"
@@ -263,7 +284,21 @@ SITE_RULES = {
     "private": f"use true or false, {_LEAVE_OUT} (true)",
     "media_domain": f"use a host name such as media.example.com, {_LEAVE_OUT} (the bucket host)",
     "cors": "use a mapping with origins, or leave the key out for no CORS",
+    "key_generation": f"use a whole number from 1 to {MAX_KEY_GENERATION}, {_LEAVE_OUT} (1)",
+    "previous_key": f"use active, inactive or absent, {_LEAVE_OUT} ({DEFAULT_PREVIOUS_KEY})",
 }
+PREVIOUS_KEY_RULE = (
+    "use active (the previous generation's key still works), inactive (it is refused; AWS only) or absent "
+    "(it is deleted)"
+)
+SHARED_KEY_RULE = (
+    "the sites of a stack with site_credentials shared use the stack's one key and have no key of their own; "
+    "rotate the stack's key instead (docs/operators.md, \"Rotating a stack's shared key\")"
+)
+EXOSCALE_INACTIVE_RULE = (
+    "Exoscale API keys cannot be deactivated, only deleted; use active (the previous key keeps working) or "
+    "absent (it is deleted)"
+)
 CORS_RULES = {
     "origins": "list the origins allowed to read media, e.g. https://www.example.com",
     "allow_any_origin": f"use true or false, {_LEAVE_OUT} (false)",
@@ -475,7 +510,9 @@ def _parse_cors(p: _Problems, path: str, raw: Any, region: Region | None) -> Cor
     )
 
 
-def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix: str | None) -> SiteConfig:
+def _parse_site(
+    p: _Problems, slug: str, raw: Any, region: Region | None, prefix: str | None, credentials: str | None
+) -> SiteConfig:
     path = f"sites.{slug}"
     if raw is None:
         raw = {}  # `acme-live:` alone: a site with every default
@@ -501,7 +538,40 @@ def _parse_site(p: _Problems, slug: str, raw: Any, region: Region | None, prefix
             problem = bucket_name_problem(name)
             if problem:
                 p.bad(path, name, f"bucket name {name!r} {problem}; shorten the site slug or bucket_prefix")
-    return SiteConfig(slug=slug, private=private, media_domain=media_domain, cors=cors)
+    generation, previous = _parse_keys(p, path, raw, credentials)
+    return SiteConfig(
+        slug=slug,
+        private=private,
+        media_domain=media_domain,
+        cors=cors,
+        key_generation=generation,
+        previous_key=previous,
+    )
+
+
+def _parse_keys(p: _Problems, path: str, raw: Mapping[str, Any], credentials: str | None) -> tuple[int, str]:
+    """(key_generation, previous_key) of one site; their rules depend on the stack's credential mode."""
+    generation = _int(p, f"{path}.key_generation", raw.get("key_generation"), 1, 1, MAX_KEY_GENERATION)
+    previous = raw.get("previous_key", DEFAULT_PREVIOUS_KEY)
+    if previous not in PREVIOUS_KEY_STATES:
+        p.bad(f"{path}.previous_key", previous, PREVIOUS_KEY_RULE)
+        previous = DEFAULT_PREVIOUS_KEY
+    if credentials == "shared":
+        for key in ("key_generation", "previous_key"):
+            if key in raw:
+                p.bad(f"{path}.{key}", raw[key], SHARED_KEY_RULE)
+        return 1, DEFAULT_PREVIOUS_KEY
+    if generation == 1 and previous != DEFAULT_PREVIOUS_KEY:
+        p.bad(
+            f"{path}.previous_key",
+            previous,
+            "generation 1 has no previous key; use absent (or leave it out), or rotate with `storagectl keys rotate`",
+        )
+        previous = DEFAULT_PREVIOUS_KEY
+    if credentials == "exoscale-iam" and previous == "inactive":
+        p.bad(f"{path}.previous_key", previous, EXOSCALE_INACTIVE_RULE)
+        previous = DEFAULT_PREVIOUS_KEY
+    return generation, str(previous)
 
 
 def _plain_text_secrets(
@@ -683,7 +753,7 @@ def parse_settings(
         if not isinstance(slug, str) or not SITE_SLUG.fullmatch(slug):
             p.bad(f"sites.{slug}", slug, "site slugs are lowercase DNS labels: a-z, 0-9 and inner hyphens, at most 63")
             continue
-        sites.append(_parse_site(p, slug, site_raw, region, prefix))
+        sites.append(_parse_site(p, slug, site_raw, region, prefix, site_credentials))
     if len(sites) > max_sites:
         p.bad(
             "sites",

@@ -10,7 +10,8 @@ custom endpoints) get public read the other way: uploads carry the canned `publi
 Their buckets are this project's own dynamic resources (components/generic_s3), since
 pulumi-aws cannot create buckets there; child names are the same as on AWS.
 
-Child names are a contract: renaming one replaces a real bucket. Add an Alias instead.
+Child names are a contract: renaming one replaces a real bucket. Add an Alias instead. A site's
+keys are named by generation (components/site_keys.py): the first keeps `<site>-key`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from components.policies import (
     site_access_policy,
 )
 from components.regions import Region
+from components.site_keys import exoscale_key_name
 
 COMPONENT_TYPE = "site-storage:index:SiteStorage"
 ABORT_MULTIPART_AFTER_DAYS = 7
@@ -92,6 +94,8 @@ class SiteStorage(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self._name = name
         self._args = args
+        self._last_write: dict[str, pulumi.Resource] = {}
+        """Each generic bucket's last configuration resource: the next one waits for it."""
         capabilities = args.region.capabilities
 
         public_acl = OWNER_ONLY_ACL if capabilities.ownership_controls else "public-read"
@@ -222,12 +226,16 @@ class SiteStorage(pulumi.ComponentResource):
             acl="private",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        # Plain bucket names keep every input known at preview time; depends_on orders the calls.
-        after = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        # Plain bucket names keep every input known at preview time; depends_on orders the calls. One
+        # configuration write per bucket at a time: Ceph RGW 16.2 keeps CORS, lifecycle and SSE as
+        # attributes of the bucket, and of two concurrent writes one can be lost (tests/test_rgw_server.py).
+        last: pulumi.Resource = bucket
         if args.region.capabilities.encryption:
-            generic.BucketEncryption(f"{prefix}-encryption", region=region, bucket=bucket_name, opts=after)
+            last = generic.BucketEncryption(
+                f"{prefix}-encryption", region=region, bucket=bucket_name, opts=self._after(last)
+            )
         if args.lifecycle:
-            generic.BucketLifecycle(
+            last = generic.BucketLifecycle(
                 f"{prefix}-lifecycle",
                 region=region,
                 bucket=bucket_name,
@@ -238,8 +246,9 @@ class SiteStorage(pulumi.ComponentResource):
                         "abortIncompleteMultipartUploadDays": ABORT_MULTIPART_AFTER_DAYS,
                     }
                 ],
-                opts=after,
+                opts=self._after(last),
             )
+        self._last_write[bucket_name] = last
         return bucket
 
     def _cors(self, bucket: pulumi.CustomResource, cors: CorsRule) -> None:
@@ -254,8 +263,12 @@ class SiteStorage(pulumi.ComponentResource):
             region=region_props(self._args.region),
             bucket=self._args.public_bucket,
             cors_rules=[_generic_cors_rule(cors)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+            opts=self._after(self._last_write.get(self._args.public_bucket, bucket)),
         )
+
+    def _after(self, previous: pulumi.Resource) -> pulumi.ResourceOptions:
+        """A child that waits for `previous`: the bucket, or its last configuration write."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[previous])
 
     def _credential(self) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
         """The key handed to the site: its own where the region has an IAM, else the stack's."""
@@ -276,8 +289,18 @@ class SiteStorage(pulumi.ComponentResource):
                 policy=json.dumps(site_access_policy(buckets)),
                 opts=child,
             )
-            key = aws.iam.AccessKey(f"{self._name}-key", user=user.name, opts=child)
-            return key.id, key.secret
+            current: aws.iam.AccessKey | None = None
+            for declared in args.site.keys:
+                # No status for an active key (None is no input): it keeps the inputs it was created with.
+                key = aws.iam.AccessKey(
+                    declared.resource_name(self._name),
+                    user=user.name,
+                    status=None if declared.active else "Inactive",
+                    opts=child,
+                )
+                current = key if declared.current else current
+            assert current is not None  # declared_keys always holds the current key
+            return current.id, current.secret
         if args.site_credentials == "exoscale-iam":
             # Imported here: only Exoscale stacks pay for loading the Exoscale SDK.
             import pulumiverse_exoscale as exoscale
@@ -290,9 +313,18 @@ class SiteStorage(pulumi.ComponentResource):
                 policy=exoscale_role_policy(buckets),
                 opts=child,
             )
-            # Rotating a site's key: `pulumi up --replace <this key's URN>`; no bucket is touched.
-            api_key = exoscale.IamApiKey(f"{self._name}-key", name=args.iam_user_name, role_id=role.id, opts=child)
-            return api_key.key, api_key.secret
+            # Every generation is bound to the site's one role; an Exoscale key cannot be deactivated
+            # (config refuses previous_key: inactive here), only deleted.
+            current_api_key: Any = None
+            for declared in args.site.keys:
+                api_key = exoscale.IamApiKey(
+                    declared.resource_name(self._name),
+                    name=exoscale_key_name(args.iam_user_name, declared.generation),
+                    role_id=role.id,
+                    opts=child,
+                )
+                current_api_key = api_key if declared.current else current_api_key
+            return current_api_key.key, current_api_key.secret
         if args.shared_credential is None:
             raise ValueError(f"site {args.site.slug}: site_credentials shared needs the stack's key")
         return args.shared_credential.key_id, args.shared_credential.secret

@@ -15,6 +15,7 @@ from rich.console import Console
 from components.config import ConfigError
 from storagectl import help_facts
 from storagectl.commands import cors as cors_commands
+from storagectl.commands import keys as keys_commands
 from storagectl.commands import settings as settings_commands
 from storagectl.commands import sites as sites_commands
 from storagectl.pipe_console import PipeConsole, quiet_exit_on_broken_pipe
@@ -108,6 +109,7 @@ def preview(
 # Support tasks (issue 3): each lives in storagectl/commands/.
 app.add_typer(cors_commands.app, name="cors")
 app.add_typer(sites_commands.app, name="sites")
+app.add_typer(keys_commands.app, name="keys")  # issue 22: a site's own key, rotated without downtime
 app.command("settings")(settings_commands.settings)
 
 # Local stacks without the Pulumi CLI (issue 11): storagectl/local/.

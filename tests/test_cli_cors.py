@@ -178,7 +178,10 @@ def test_refuses_to_edit_a_stack_file_that_is_already_invalid(project: Project) 
     before = project.stack_bytes("shop")
     result = invoke("cors", "enable", "blog", "--stack", "shop", "--origin", "https://b.example")
     assert result.exit_code == 2
-    assert result.stderr == (f"{SOURCE}: sites.blog.privat: unknown key; allowed keys: private, media_domain, cors\n")
+    assert result.stderr == (
+        f"{SOURCE}: sites.blog.privat: unknown key; allowed keys: private, media_domain, cors, key_generation, "
+        "previous_key\n"
+    )
     assert "Traceback" not in result.output
     assert project.stack_bytes("shop") == before
 

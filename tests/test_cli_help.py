@@ -77,9 +77,13 @@ def test_the_readme_table_is_the_help() -> None:
 
 def test_the_top_level_help_says_which_commands_change_files_or_need_the_pulumi_cli() -> None:
     text = flat(help_text())
-    assert "Change files: cors enable/disable, sites add/remove, local up/down, media backup/pull" in text
-    assert "Need the Pulumi CLI: cors enable/disable, sites add/remove only with --apply; settings, verify, media" in (
-        text
+    assert (
+        "Change files: cors enable/disable, sites add/remove, keys rotate/retire/revoke, local up/down, media "
+        "backup/pull" in text
+    )
+    assert (
+        "Need the Pulumi CLI: cors enable/disable, sites add/remove, keys rotate/retire/revoke only with --apply; "
+        "settings, verify, media" in text
     )
     assert "..." not in help_text().split("Commands:")[1], "no command description cut short"
 

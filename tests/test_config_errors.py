@@ -104,7 +104,8 @@ def test_refuses_unknown_top_level_key(refuse: Refuse) -> None:
 
 def test_refuses_misspelt_cors_instead_of_leaving_cors_off(refuse: Refuse) -> None:
     assert refuse(site(cros={"origins": ["https://www.acme.example"]})) == [
-        f"{F}: sites.acme-live.cros: unknown key; allowed keys: private, media_domain, cors"
+        f"{F}: sites.acme-live.cros: unknown key; allowed keys: private, media_domain, cors, key_generation, "
+        "previous_key"
     ]
 
 

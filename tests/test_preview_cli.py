@@ -56,7 +56,8 @@ def test_invalid_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> Non
     assert_refused(
         storagectl("preview", "--config", "Pulumi.test.yaml", cwd=tmp_path),
         [
-            "Pulumi.test.yaml: sites.acme-live.cros: unknown key; allowed keys: private, media_domain, cors",
+            "Pulumi.test.yaml: sites.acme-live.cros: unknown key; allowed keys: private, media_domain, cors, "
+            "key_generation, previous_key",
             "Pulumi.test.yaml: sites.acme-stage.cors.origins[1]: 'http://stage.acme.example' is not allowed; "
             "use https://host[:port] (one * at most), or * with allow_any_origin: true",
         ],

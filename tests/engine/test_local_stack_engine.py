@@ -123,3 +123,16 @@ def test_engine_refuses_a_program_that_breaks_a_policy(engine: EngineProject, tm
     assert result.returncode != 0
     assert "buckets-protected" in result.stdout
     assert "the bucket is not protected although site-storage:protect is true" in result.stdout
+
+
+def test_a_stack_without_config_is_refused_by_the_program_in_one_line_per_problem(
+    new_stack: Callable[..., EngineStack],
+) -> None:
+    """The engine sends no config at all; the language host hands the program an empty one."""
+    empty = new_stack("{}\n")
+    result = empty.pulumi("preview", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert f"error: stacks/Pulumi.{empty.name}.yaml: region: is required; use aws-<aws region>" in output
+    assert "problem(s) in the stack configuration" in output
