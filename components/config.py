@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from components.naming import (
     BUCKET_PREFIX_RULE,
     SITE_SLUG,
+    backup_bucket_name,
     bucket_name_problem,
     bucket_prefix_problem,
     host_name_problem,
@@ -139,6 +140,33 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many backup sets `storagectl media prune` keeps: the newest in each of the last N days, weeks, months."""
+
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 12
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """S3 Object Lock on the backup bucket: every object version is kept at least `days` after it is written."""
+
+    mode: str = "governance"
+    """governance (an identity with s3:BypassGovernanceRetention can still delete) or compliance (nobody can)."""
+    days: int = 30
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """site-storage:backups: the stack's backup bucket and how long its sets are kept."""
+
+    retention: Retention = field(default_factory=Retention)
+    object_lock: ObjectLock | None = None
+    """None: no object lock (the default); only where the region catalog has object_lock."""
+
+
+@dataclass(frozen=True)
 class StackSettings:
     """Everything the program needs from one stack, validated."""
 
@@ -160,12 +188,18 @@ class StackSettings:
     exoscale_secret: str | None = None
     lifecycle: bool = True
     """Abort incomplete multipart uploads after 7 days (site-storage:lifecycle; default: the region's)."""
+    backups: BackupSettings | None = None
+    """site-storage:backups: a backup bucket for scheduled media backups; None (the default): none."""
 
     def public_bucket(self, slug: str) -> str:
         return public_bucket_name(self.bucket_prefix, slug)
 
     def private_bucket(self, slug: str) -> str:
         return private_bucket_name(self.bucket_prefix, slug)
+
+    @property
+    def backup_bucket(self) -> str | None:
+        return backup_bucket_name(self.bucket_prefix) if self.backups is not None else None
 
     @property
     def shares_one_credential(self) -> bool:
@@ -258,6 +292,7 @@ TOP_LEVEL_KEYS = (
     "site_credentials",
     "access_key_id",
     "secret_access_key",
+    "backups",
     "sites",
 )
 SITE_KEYS = ("private", "media_domain", "cors", "key_generation", "previous_key")
@@ -278,7 +313,27 @@ TOP_LEVEL_RULES = {
     "site_credentials": f"use iam, exoscale-iam or shared as the region supports, {_LEAVE_OUT} (the region's)",
     "access_key_id": "use the access key id",
     "secret_access_key": f"set it with `pulumi config set --secret {NAMESPACE}:secret_access_key`",
+    "backups": "use a mapping with retention and object_lock (each optional, {} for the defaults), "
+    "or leave the key out for no backups",
     "sites": "use a mapping from site slug to its settings ({} for a stack without sites)",
+}
+BACKUP_KEYS = ("retention", "object_lock")
+RETENTION_KEYS = ("daily", "weekly", "monthly")
+RETENTION_LIMIT = 1000
+OBJECT_LOCK_KEYS = ("mode", "days")
+OBJECT_LOCK_MODES = ("governance", "compliance")
+OBJECT_LOCK_DAYS_LIMIT = 36500
+BACKUP_RULES = {
+    "retention": f"use a mapping with {', '.join(RETENTION_KEYS)} counts, {_LEAVE_OUT} (7, 4, 12)",
+    "object_lock": "use a mapping with mode and days, or leave the key out for no object lock",
+}
+RETENTION_RULES = {
+    key: f"use a whole number from 0 to {RETENTION_LIMIT}, {_LEAVE_OUT} ({default})"
+    for key, default in zip(RETENTION_KEYS, (7, 4, 12), strict=True)
+}
+OBJECT_LOCK_RULES = {
+    "mode": f"use {' or '.join(OBJECT_LOCK_MODES)}, {_LEAVE_OUT} (governance)",
+    "days": f"use a whole number from 1 to {OBJECT_LOCK_DAYS_LIMIT}, {_LEAVE_OUT} (30)",
 }
 SITE_RULES = {
     "private": f"use true or false, {_LEAVE_OUT} (true)",
@@ -574,6 +629,68 @@ def _parse_keys(p: _Problems, path: str, raw: Mapping[str, Any], credentials: st
     return generation, str(previous)
 
 
+def _json_mapping(value: Any) -> Any:
+    """An object as the engine hands it over (JSON text), or as YAML gave it."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError, RecursionError):
+            return json.loads(value)
+    return value
+
+
+def _parse_backups(p: _Problems, value: Any, region: Region | None) -> BackupSettings | None:
+    """site-storage:backups: absent, no backups; a mapping (maybe empty), the backup bucket with these settings."""
+    if value is None:
+        return None
+    raw = _json_mapping(value)
+    if not isinstance(raw, Mapping):
+        p.bad("backups", raw, TOP_LEVEL_RULES["backups"])
+        return None
+    p.unknown_keys("backups", raw, BACKUP_KEYS)
+    raw = p.without_empty("backups", raw, BACKUP_RULES)
+    retention = Retention()
+    if "retention" in raw:
+        counts = raw["retention"]
+        if not isinstance(counts, Mapping):
+            p.bad("backups.retention", counts, BACKUP_RULES["retention"])
+        else:
+            p.unknown_keys("backups.retention", counts, RETENTION_KEYS)
+            counts = p.without_empty("backups.retention", counts, RETENTION_RULES)
+            retention = Retention(
+                **{
+                    key: _int(
+                        p, f"backups.retention.{key}", counts.get(key), getattr(retention, key), 0, RETENTION_LIMIT
+                    )
+                    for key in RETENTION_KEYS
+                }
+            )
+            if not any(getattr(retention, key) for key in RETENTION_KEYS):
+                p.bad(
+                    "backups.retention", counts, "keep at least one set: give daily, weekly or monthly a count above 0"
+                )
+    object_lock = None
+    if "object_lock" in raw:
+        lock = raw["object_lock"]
+        if not isinstance(lock, Mapping):
+            p.bad("backups.object_lock", lock, BACKUP_RULES["object_lock"])
+        else:
+            p.unknown_keys("backups.object_lock", lock, OBJECT_LOCK_KEYS)
+            lock = p.without_empty("backups.object_lock", lock, OBJECT_LOCK_RULES)
+            mode = lock.get("mode", "governance")
+            if mode not in OBJECT_LOCK_MODES:
+                p.bad("backups.object_lock.mode", mode, f"use {' or '.join(OBJECT_LOCK_MODES)}")
+                mode = "governance"
+            days = _int(p, "backups.object_lock.days", lock.get("days"), 30, 1, OBJECT_LOCK_DAYS_LIMIT)
+            object_lock = ObjectLock(mode=str(mode), days=days)
+            if region is not None and not region.capabilities.object_lock:
+                p.bad(
+                    "backups.object_lock",
+                    lock,
+                    f"region {region.id} has no S3 Object Lock in the region catalog; leave the key out",
+                )
+                object_lock = None
+    return BackupSettings(retention=retention, object_lock=object_lock)
+
+
 def _plain_text_secrets(
     p: _Problems, raw: Mapping[str, Any], provider_config: Mapping[str, Any], secret_keys: frozenset[str]
 ) -> None:
@@ -761,15 +878,24 @@ def parse_settings(
             f"this stack holds at most {max_sites} (max_sites); add a shard stack of the same region",
         )
 
+    backups = _parse_backups(p, raw.get("backups"), region)
+    if backups is not None and prefix is not None and (problem := bucket_name_problem(backup_bucket_name(prefix))):
+        p.bad(
+            "backups", "backups", f"the backup bucket {backup_bucket_name(prefix)!r} {problem}; shorten bucket_prefix"
+        )
+    if backups is not None and region is not None and region.capabilities.iam and "backups-writer" in raw_sites:
+        p.bad("sites.backups-writer", "backups-writer", "the backup writer's IAM user has that name; rename the site")
+
     quota_value = raw.get("bucket_quota")
     if region is not None and region.capabilities.bucket_quota is not None:
         quota = _int(p, "bucket_quota", quota_value, region.capabilities.bucket_quota, 1, BUCKET_QUOTA_LIMIT)
-        buckets = sum(1 + int(site.private) for site in sites)
+        buckets = sum(1 + int(site.private) for site in sites) + int(backups is not None)
         if buckets > quota:
             p.bad(
                 "sites",
                 f"{buckets} buckets",
-                f"{region.id} allows {quota} buckets per organisation; raise the limit with the provider "
+                f"{region.id} allows {quota} buckets per organisation"
+                f"{' (the backup bucket included)' if backups is not None else ''}; raise the limit with the provider "
                 "and set site-storage:bucket_quota, or move sites to another organisation",
             )
     elif quota_value is not None:
@@ -792,6 +918,7 @@ def parse_settings(
         exoscale_key=exoscale_key,
         exoscale_secret=exoscale_secret,
         lifecycle=lifecycle,
+        backups=backups,
     )
 
 

@@ -31,6 +31,17 @@ def private_bucket_name(prefix: str, slug: str) -> str:
     return f"{prefix}-{slug}-private"
 
 
+def backup_bucket_name(prefix: str) -> str:
+    """The stack's backup bucket (site-storage:backups): no site's bucket ends in -backups."""
+    return f"{prefix}-backups"
+
+
+def backup_writer_name(prefix: str) -> str:
+    """The IAM user that writes backups on AWS; a site's user is <prefix>-<site>, so a site named
+    `backups-writer` would clash: such a slug is refused where backups are declared."""
+    return f"{prefix}-backups-writer"
+
+
 def iam_user_name(prefix: str, slug: str) -> str:
     # At most 55 characters because the private bucket name built from the same parts fits 63.
     return f"{prefix}-{slug}"

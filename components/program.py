@@ -11,8 +11,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.backups import MediaBackups, MediaBackupsArgs
 from components.config import StackSettings
-from components.naming import iam_user_name
+from components.naming import backup_writer_name, iam_user_name
 from components.site_storage import SharedCredential, SiteStorage, SiteStorageArgs
 
 
@@ -71,6 +72,24 @@ def build_sites(settings: StackSettings, providers: list[pulumi.ProviderResource
     }
 
 
+def build_backups(settings: StackSettings, providers: list[pulumi.ProviderResource]) -> MediaBackups | None:
+    """The backup bucket and its writer when the stack declares site-storage:backups; else nothing."""
+    if settings.backups is None or settings.backup_bucket is None:
+        return None
+    return MediaBackups(
+        MediaBackupsArgs(
+            settings=settings.backups,
+            region=settings.region,
+            bucket=settings.backup_bucket,
+            bucket_prefix=settings.bucket_prefix,
+            writer_name=backup_writer_name(settings.bucket_prefix),
+            protect=settings.protect,
+            lifecycle=settings.lifecycle,
+        ),
+        opts=pulumi.ResourceOptions(providers=providers),
+    )
+
+
 def site_facts(settings: StackSettings, site: SiteStorage) -> dict[str, Any]:
     """What anyone may read about a site: no credential in here."""
     return {
@@ -96,6 +115,12 @@ def run(settings: StackSettings) -> None:
     pulumi.export("region_notes", list(settings.region.notes))
     pulumi.export("sites", {slug: site_facts(settings, site) for slug, site in sites.items()})
     pulumi.export("site_settings", all_site_settings(sites))
+    backups = build_backups(settings, providers)
+    if backups is not None:
+        pulumi.export("backups", backups.facts())
+        if backups.credential is not None:
+            # Secret: the AWS writer's key, which storagectl media backup/prune/restore use.
+            pulumi.export("backup_credential", pulumi.Output.secret(backups.credential))
 
 
 def all_site_settings(sites: dict[str, SiteStorage]) -> pulumi.Output[dict[str, Any]]:

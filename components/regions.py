@@ -102,6 +102,8 @@ class Capabilities:
     """Buckets per account/organisation, when the provider has a low fixed limit."""
     credential_modes: tuple[str, ...] = ("shared",)
     """How sites get credentials here (site-storage:site_credentials); the first is the default."""
+    object_lock: bool = False
+    """S3 Object Lock (WORM retention on a bucket created with it), for the backup bucket when the stack asks."""
     checksums: str = "when_required"
     """botocore's request_checksum_calculation and response_checksum_validation for clients of this region:
     when_supported (boto3's default since 1.36: a CRC checksum on every upload, sent as an aws-chunked trailer) or
@@ -147,6 +149,7 @@ AWS_CAPABILITIES = Capabilities(
     bucket_tags=True,
     bucket_quota=None,
     credential_modes=("iam",),
+    object_lock=True,
     checksums="when_supported",
 )
 

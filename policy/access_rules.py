@@ -36,7 +36,7 @@ IAM_ATTACHMENT_TYPES = frozenset(
 EXOSCALE_ROLE_TYPES = frozenset({"exoscale:index/iamRole:IamRole"})
 SECRET_HOLDERS = {"aws:iam/accessKey:AccessKey": "secret", "exoscale:index/iamApiKey:IamApiKey": "secret"}
 """Resources whose output holds a key's secret, and the property it is in."""
-SECRET_OUTPUTS = frozenset({"site_settings"})
+SECRET_OUTPUTS = frozenset({"site_settings", "backup_credential"})
 """Outputs the program exports as secrets (components/program.py); every other output is plain.
 pulumi-policy hands a pack secrets already unwrapped, so the pack cannot see secrecy itself."""
 
@@ -104,7 +104,13 @@ def _exoscale_role_problems(policy: Mapping[str, Any], context: ResourceContext)
 
 
 def check_iam_site_scope(resource_type: str, inputs: Mapping[str, Any], context: ResourceContext) -> list[str]:
-    """A site's credential policy names only its own buckets, no `*` resource, no wildcard action."""
+    """A site's credential policy names only its own buckets, no `*` resource, no wildcard action.
+
+    The backup writer's policy (stack-level, `backups-writer-policy`) names the sites' buckets by
+    the stack's naming pattern; backup-writer-scoped checks it instead.
+    """
+    if context.site is None and context.name == "backups-writer-policy":
+        return []
     if resource_type in IAM_ATTACHMENT_TYPES:
         if context.site is None:
             return []

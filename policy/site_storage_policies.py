@@ -18,6 +18,11 @@ from policy.access_rules import (
     check_iam_site_scope,
     check_plain_outputs,
 )
+from policy.backup_rules import (
+    BACKUP_BUCKET_CHECKED_TYPES,
+    check_backup_bucket_private,
+    check_backup_writer_scope,
+)
 from policy.bucket_rules import (
     ACCESS_BLOCK_TYPES,
     BUCKET_ACL_TYPES,
@@ -94,6 +99,19 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         "A site's credential policy names only that site's buckets: no * resource, no wildcard action.",
         IAM_POLICY_TYPES | IAM_ATTACHMENT_TYPES | EXOSCALE_ROLE_TYPES,
         check_iam_site_scope,
+    ),
+    ResourceRule(
+        "backup-bucket-private",
+        "The stack's backup bucket is never public: no public ACL, grant or policy statement, every public access "
+        "block flag on, ACLs disabled.",
+        BACKUP_BUCKET_CHECKED_TYPES,
+        check_backup_bucket_private,
+    ),
+    ResourceRule(
+        "backup-writer-scoped",
+        "The backup writer's policy only reads the stack's site buckets and writes only the backup bucket.",
+        IAM_POLICY_TYPES,
+        check_backup_writer_scope,
     ),
 )
 

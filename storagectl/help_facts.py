@@ -62,11 +62,23 @@ FACTS = (
     Facts("local up", ".local/ (the outputs, with the server's key)", "yes: the local S3 server", "no"),
     Facts("local down", ".local/ (removes the outputs)", "yes: deletes the stack's empty buckets", "no"),
     Facts("local status", "no", "yes: reads the local S3 server", "no"),
-    Facts("media backup", "the backup folder (or a backup bucket)", "yes: reads the site's buckets", OUTPUTS_PULUMI),
+    Facts(
+        "media backup",
+        "the backup folder with --to DIR, else no",
+        "yes: reads the site's buckets; writes a set in the stack's backup bucket (or --to's bucket)",
+        OUTPUTS_PULUMI,
+    ),
     Facts("media restore", "no", "yes: writes the site's buckets", OUTPUTS_PULUMI),
     Facts("media copy", "no", "yes: writes the other site's buckets", OUTPUTS_PULUMI),
     Facts("media push", "no", "yes: writes the site's buckets", OUTPUTS_PULUMI),
     Facts("media pull", "the media folder", "yes: reads the site's buckets", OUTPUTS_PULUMI),
+    Facts("media backups", "no", "yes: reads the stack's backup bucket", OUTPUTS_PULUMI),
+    Facts(
+        "media prune",
+        "no",
+        "yes: deletes the sets the retention does not keep, and what no kept set needs, in the stack's backup bucket",
+        OUTPUTS_PULUMI,
+    ),
 )
 BY_COMMAND = {facts.command: facts for facts in FACTS}
 TOOLS = (

@@ -98,7 +98,7 @@ def test_refuses_unknown_top_level_key(refuse: Refuse) -> None:
     assert refuse({**AWS, "regoin": "aws-eu-west-1"}) == [
         f"{F}: regoin: unknown key; allowed keys: region, endpoint, signing_region, path_style, signature, "
         "bucket_prefix, protect, max_sites, bucket_quota, lifecycle, site_credentials, access_key_id, "
-        "secret_access_key, sites"
+        "secret_access_key, backups, sites"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 PREVIEW = WORKFLOWS / "preview.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
+BACKUP = WORKFLOWS / "backup.yml"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
 
@@ -41,7 +43,7 @@ def runs(job: dict[str, Any]) -> str:
     return "\n".join(str(step.get("run", "")) for step in job["steps"])
 
 
-@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY, BACKUP], ids=lambda path: path.name)
 def test_workflow_matches_the_github_workflow_schema(path: Path) -> None:
     result = schema_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,8 +105,67 @@ def test_credentials_come_from_oidc_vars_and_secrets_never_from_the_file(path: P
     assert not re.search(r"AKIA[0-9A-Z]{16}|EXO[0-9a-f]{24}|arn:aws:iam::\d{12}", text)
 
 
-@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY, BACKUP], ids=lambda path: path.name)
 def test_actions_are_pinned_to_major_versions(path: Path) -> None:
     uses = [step["uses"] for job in load(path)["jobs"].values() for step in job["steps"] if "uses" in step]
     assert uses
     assert all(re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", use) for use in uses), uses
+
+
+def test_backup_runs_on_a_schedule_backup_then_prune_for_each_stack_with_backups() -> None:
+    workflow = load(BACKUP)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    [cron] = [entry["cron"] for entry in workflow["on"]["schedule"]]
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", cron), "once a day"
+    jobs = workflow["jobs"]
+    assert "ci/backup_stacks.py" in runs(jobs["stacks"])
+    job = jobs["backup"]
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert job["concurrency"] == {"group": "backup-${{ matrix.stack }}", "cancel-in-progress": False}
+    commands = runs(job)
+    backup = commands.index("storagectl media backup --all --stack")
+    assert backup < commands.index("storagectl media prune --stack"), "prune only after the day's backup"
+    assert "pulumi stack output --json --show-secrets" in commands
+
+
+def test_backup_sets_credentials_up_as_deploy_does() -> None:
+    """The same OIDC role, region, backend and passphrase as deploy.yml; nothing secret in the file."""
+    backup_job, deploy_job = load(BACKUP)["jobs"]["backup"], load(DEPLOY)["jobs"]["up"]
+    aws = step_using(backup_job, "aws-actions/configure-aws-credentials")["with"]
+    deploy_aws = step_using(deploy_job, "aws-actions/configure-aws-credentials")["with"]
+    assert {key: aws[key] for key in ("role-to-assume", "aws-region")} == {
+        key: deploy_aws[key] for key in ("role-to-assume", "aws-region")
+    }
+    assert backup_job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert backup_job["environment"] == deploy_job["environment"] == "production"
+    [step] = [step for step in backup_job["steps"] if "storagectl media backup" in str(step.get("run", ""))]
+    assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+    assert step["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert not re.search(r"AKIA[0-9A-Z]{16}|EXO[0-9a-f]{24}|arn:aws:iam::\d{12}", BACKUP.read_text(encoding="utf-8"))
+
+
+def test_backup_stacks_lists_the_stacks_that_declare_backups(tmp_path: Path) -> None:
+    from tests.support.backups import write_backup_stack
+
+    (tmp_path / "stacks").mkdir()
+    for example in ("aws-eu-central-1", "local"):
+        (tmp_path / "stacks" / f"Pulumi.{example}.yaml").write_bytes(
+            (ROOT / "stacks" / f"Pulumi.{example}.yaml").read_bytes()
+        )
+    write_backup_stack(tmp_path)
+    (tmp_path / "stacks" / "Pulumi.broken.yaml").write_text("config:\n  site-storage:region: mars\n", encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "ci" / "backup_stacks.py"),
+            "--stacks-dir",
+            str(tmp_path / "stacks"),
+            "--skip",
+            "local",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == ["aws-backups"]
+    assert "Pulumi.broken.yaml: skipped" in done.stderr

@@ -279,10 +279,20 @@ def _job(command: str, site: str, source: Store, destination: Store, keys: str, 
 
 @app.command()
 def backup(
-    site: SiteArg,
     stack: StackOption,
+    site: Annotated[
+        str | None, typer.Argument(help="Site slug, e.g. acme-live (or --all).", metavar="SITE", show_default=False)
+    ] = None,
+    every_site: Annotated[
+        bool, typer.Option("--all", help="Every site of the stack: one backup set each (needs site-storage:backups).")
+    ] = False,
     to: Annotated[
-        str | None, typer.Option("--to", help="DIR or s3://BUCKET/PREFIX; default ./media-backup-SITE-<UTC time>.")
+        str | None,
+        typer.Option(
+            "--to",
+            help="DIR or s3://BUCKET/PREFIX; default: a new set in the stack's backup bucket (site-storage:backups), "
+            "else ./media-backup-SITE-<UTC time>.",
+        ),
     ] = None,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
@@ -293,7 +303,18 @@ def backup(
     as_json: AsJson = False,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
 ) -> None:
-    """Back up both of SITE's buckets, with a manifest written last; run again to resume or update it."""
+    """Back up SITE's buckets: a new set in the stack's backup bucket, or DIR/s3:// with a manifest written last."""
+    from storagectl.media.backup_commands import declares_backups, run_backup_sets
+
+    if (site is None) == (not every_site):
+        raise fail(["give exactly one of SITE or --all"])
+    if to is None and declares_backups(stack):
+        if dry_run or delete:
+            raise fail(["--dry-run and --delete are for --to; a backup set sends only what is new and deletes nothing"])
+        run_backup_sets(stack, site, every_site, outputs, endpoint_url, check.value, as_json, concurrency)
+    if every_site:
+        raise fail(["--all writes one set per site in the stack's backup bucket: declare site-storage:backups"])
+    assert site is not None
     plan = _plan(stack, outputs, endpoint_url, [site])
     target = _site(plan, site)
     clients = _clients(concurrency)
@@ -321,7 +342,14 @@ def backup(
 def restore(
     site: SiteArg,
     stack: StackOption,
-    source_location: Annotated[str, typer.Option("--from", help="A backup: DIR or s3://BUCKET/PREFIX.")],
+    source_location: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="A backup: latest or a set's UTC time (20261203T020000Z) in the stack's backup bucket, DIR, or "
+            "s3://BUCKET/PREFIX.",
+        ),
+    ],
     to_site: Annotated[str | None, typer.Option("--to-site", help="Restore into this site instead of SITE.")] = None,
     outputs: Outputs = None,
     endpoint_url: Endpoint = None,
@@ -335,16 +363,26 @@ def restore(
 ) -> None:
     """Restore SITE's backup (or into --to-site); each object into its half, with that half's ACL."""
     into = to_site or site
+    set_wanted = _backup_set(source_location, stack)
     plan = _plan(stack, outputs, endpoint_url, list(dict.fromkeys([site, into])))
     clients = _clients(concurrency)
     target = _site(plan, into)
     from storagectl.media.stores import DirStore
 
-    source = _location(source_location, target, clients)
+    if set_wanted is not None:
+        from storagectl.media.backup_commands import backup_context, set_source
+
+        context = backup_context(stack, outputs, endpoint_url, list(dict.fromkeys([site, into])), concurrency)
+        source: Store = set_source(context, site, set_wanted)
+        reader = f"{context.target.writer} reads the set"
+        if key == "operator":
+            raise fail(["--key operator: a set is read with the backup writer's key; leave --key out"])
+    else:
+        source = _location(source_location, target, clients)
+        reader = "read from disk" if isinstance(source, DirStore) else "the operator's credentials read the backup"
     if isinstance(source, DirStore):
         _require_halves(source, must_exist=True)
     destination = _site_store(plan, target, clients, key)
-    reader = "read from disk" if isinstance(source, DirStore) else "the operator's credentials read the backup"
     keys = f"{reader}; {_who(key, into, plan)} writes {into}"
     job = _job(
         "restore",
@@ -500,7 +538,13 @@ def verify_backup(
     from storagectl.progress import stderr_progress
     from storagectl.wording import counted, size
 
-    if source_location.startswith("s3://"):
+    set_wanted = _backup_set(source_location, stack) if stack is not None else None
+    if set_wanted is not None:
+        from storagectl.media.backup_commands import backup_context, set_source
+
+        assert stack is not None
+        store: Store = set_source(backup_context(stack, outputs, endpoint_url, [], concurrency), site, set_wanted)
+    elif source_location.startswith("s3://"):
         if stack is None:
             raise fail([f"--from {source_location}: a backup in a bucket needs --stack (the stack gives its endpoint)"])
         plan = _plan(stack, outputs, endpoint_url, [site])
@@ -510,7 +554,13 @@ def verify_backup(
         _require_halves(store, must_exist=True)
     say(
         f"verify-backup: {store.label}; "
-        + ("read from disk" if isinstance(store, DirStore) else "the operator's credentials list it")
+        + (
+            "read from disk"
+            if isinstance(store, DirStore)
+            else "the backup writer lists it"
+            if set_wanted is not None
+            else "the operator's credentials list it"
+        )
     )
     stderr = Console(stderr=True, soft_wrap=True)
     try:
@@ -546,6 +596,26 @@ def verify_backup(
     raise typer.Exit(0 if result.ok else EXIT_FAILED)
 
 
+def _backup_set(value: str, stack: str) -> str | None:
+    """`latest` or a set's time when the stack declares backups (else None: a folder or s3:// location).
+
+    A folder that happens to be named `latest` is given as ./latest.
+    """
+    from storagectl.media.backup_commands import declares_backups
+    from storagectl.media.backup_sets import parse_set_argument
+
+    wanted = parse_set_argument(value)
+    if wanted is None or value.startswith(("s3://", "./", "/")):
+        return None
+    if not declares_backups(stack):
+        if value == "latest" or not Path(value).exists():
+            raise fail(
+                [f"--from {value}: stack {stack} declares no site-storage:backups; give DIR or s3://BUCKET/PREFIX"]
+            )
+        return None
+    return wanted
+
+
 def _who(key: str, site: str, plan: VerifyPlan) -> str:
     if key != "site":
         return "the operator's credentials"
@@ -567,3 +637,12 @@ def _dir_destination(destination: Store) -> None:
 
     if isinstance(destination, DirStore):
         _require_halves(destination, must_exist=False)
+
+
+def _register_backup_commands() -> None:
+    from storagectl.media.backup_commands import register
+
+    register(app)
+
+
+_register_backup_commands()

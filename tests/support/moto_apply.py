@@ -43,14 +43,16 @@ class SiteKey:
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ID": rule["id"],
-        "Status": rule["status"],
-        "Filter": {"Prefix": ""},
-        "AbortIncompleteMultipartUpload": {
+    converted: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"], "Filter": {"Prefix": ""}}
+    if "abortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"])
-        },
-    }
+        }
+    if "noncurrentVersionExpiration" in rule:  # the backup bucket's, with object lock
+        days = int(rule["noncurrentVersionExpiration"]["noncurrentDays"])
+        converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+        converted["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+    return converted
 
 
 def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +89,8 @@ def apply_resources(
         if kind == "aws:s3/bucket:Bucket":
             region = s3.meta.region_name
             location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-            s3.create_bucket(Bucket=inputs["bucket"], **location)
+            lock = {"ObjectLockEnabledForBucket": True} if inputs.get("objectLockEnabled") else {}
+            s3.create_bucket(Bucket=inputs["bucket"], **location, **lock)
         elif kind == "aws:s3/bucketOwnershipControls:BucketOwnershipControls":
             s3.put_bucket_ownership_controls(
                 Bucket=inputs["bucket"],
@@ -136,6 +139,15 @@ def apply_resources(
             iam.put_user_policy(UserName=inputs["user"], PolicyName=resource.name, PolicyDocument=inputs["policy"])
         elif kind == AWS_ACCESS_KEY_TYPE and iam is not None:
             created[resource.name] = _create_key(iam, inputs)
+        elif kind == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
+            retention = inputs["rule"]["defaultRetention"]
+            s3.put_object_lock_configuration(
+                Bucket=inputs["bucket"],
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": retention["mode"], "Days": int(retention["days"])}},
+                },
+            )
         elif kind.startswith(("pulumi:providers:", "exoscale:")):
             continue  # providers create nothing; moto has no Exoscale IAM (tests/test_exoscale_iam.py)
         else:
@@ -158,15 +170,19 @@ def _generation(resource: RecordedResource) -> int:
 
 
 def current_keys(resources: list[RecordedResource], by_resource: dict[str, SiteKey]) -> dict[str, SiteKey]:
-    """Each site's newest generation's key: the one its settings carry."""
+    """Each site's newest generation's key (the one its settings carry) under its slug; a key of
+    the stack's own (the backup writer's) under its resource name."""
     newest: dict[str, RecordedResource] = {}
+    stack_keys: dict[str, SiteKey] = {}
     for resource in resources:
         if resource.type == AWS_ACCESS_KEY_TYPE and resource.name in by_resource:
-            assert resource.site is not None
+            if resource.site is None:
+                stack_keys[resource.name] = by_resource[resource.name]
+                continue
             held = newest.get(resource.site)
             if held is None or _generation(resource) > _generation(held):
                 newest[resource.site] = resource
-    return {site: by_resource[resource.name] for site, resource in newest.items()}
+    return stack_keys | {site: by_resource[resource.name] for site, resource in newest.items()}
 
 
 def replay_key_update(
