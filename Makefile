@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 EXAMPLE_STACKS := aws-eu-central-1 exoscale-ch-gva-2 local
 
-.PHONY: setup lock preview test lint bench local-s3 rgw rgw-stop pulumi clean
+.PHONY: setup lock preview test lint bench local-s3 rgw rgw-stop seaweedfs seaweedfs-stop pulumi clean
 
 setup: $(STAMP)
 
@@ -43,7 +43,8 @@ lint: $(STAMP)
 	@# The Go tools (tools/*): formatted and vetted wherever Go is installed (CI always has it).
 	@if command -v go >/dev/null; then \
 	  test -z "$$(gofmt -l tools)" || { gofmt -l tools; echo "gofmt: the files above need formatting"; exit 1; }; \
-	  cd tools/pulumi && GOFLAGS="-mod=readonly -buildvcs=false" go vet ./cmd/...; \
+	  (cd tools/pulumi && GOFLAGS="-mod=readonly -buildvcs=false" go vet ./cmd/...) && \
+	  (cd tools/delayproxy && GOFLAGS="-mod=readonly -buildvcs=false" go vet .); \
 	fi
 
 test: lint
@@ -64,6 +65,16 @@ rgw:
 rgw-stop:
 	$(PYTHON) ci/ceph_rgw.py stop
 
+# A real SeaweedFS S3 server on 127.0.0.1 for the tests and benchmarks (docs/testing.md): `weed` built from
+# its pinned Go module into .tools/seaweedfs/bin (tools/gobuild.py; minutes the first time, nothing after),
+# then started, or reused when one runs. The system python3 runs both: no virtualenv needed.
+seaweedfs:
+	$(PYTHON) tools/gobuild.py seaweedfs
+	$(PYTHON) ci/seaweedfs.py start
+
+seaweedfs-stop:
+	$(PYTHON) ci/seaweedfs.py stop
+
 # The Pulumi CLI and a Python language host built from Go modules into .pulumi/bin (tools/pulumi/build.py;
 # about 5 minutes and 140 MB the first time, seconds after that). A `pulumi` already on PATH is used instead.
 # The engine tests (tests/engine) run with it; put .pulumi/bin on PATH to use it yourself.
@@ -71,4 +82,4 @@ pulumi:
 	$(PYTHON) tools/pulumi/build.py
 
 clean:
-	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache .pulumi
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache .pulumi .tools .venv-clients

@@ -21,6 +21,8 @@ EXOSCALE_LIFECYCLE_SOURCE = (
 )
 EXOSCALE_OWNERSHIP_SOURCE = "https://community.exoscale.com/reference/cli/exo/storage/setacl (.ObjectOwnership)"
 MINIO_CORS_SOURCE = "minio/minio issues #20995 and #21332"
+MEASURED_SERVERS_SOURCE = "measured against each server built from its Go module (docs/generic-s3.md)"
+SEAWEEDFS_SOURCE = "tests/test_seaweedfs_server.py, SeaweedFS 4.53"
 BOTO3_CHECKSUM_SOURCE = "boto3 >= 1.36 default integrity checksums (botocore request_checksum_calculation)"
 S3_CONTROL_TAGS_SOURCE = "terraform-provider-aws issues #45292 and #46202 (pulumi-aws >= 7.13 bridges that provider)"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -199,7 +201,14 @@ EXOSCALE_NOTES = (
 CUSTOM_NOTES = (
     "Custom endpoints get buckets, canned ACLs and CORS, lifecycle rules when opted in; "
     "policies, public access blocks and ownership controls are not assumed.",
-    f"Community MinIO answers bucket CORS calls with NotImplemented ({MINIO_CORS_SOURCE}): leave cors off there.",
+    f"Community MinIO answers bucket CORS calls with NotImplemented ({MINIO_CORS_SOURCE}): leave cors off there. "
+    "It also has no object ACLs: public-read is accepted and ignored, so public media is refused anonymously "
+    f"unless a bucket policy publishes the bucket ({MEASURED_SERVERS_SOURCE}).",
+    "versitygw 1.8.0 (posix) has no object ACLs (PutObjectAcl NotImplemented; public-read ignored), refuses "
+    f"bucket ACLs and lifecycle: public media needs a bucket policy there ({MEASURED_SERVERS_SOURCE}).",
+    "SeaweedFS serves canned ACLs, CORS and lifecycle as S3 does, but a key's rights come from its identity's "
+    "actions, not from bucket ownership: confine the stack's key to its buckets (actions such as Read:<prefix>*), "
+    f"or it reads every bucket ({SEAWEEDFS_SOURCE}).",
     f"No bucket tags are sent: tag reads go through S3 Control ({S3_CONTROL_TAGS_SOURCE}).",
     f"Clients send checksums only where the API requires one ({BOTO3_CHECKSUM_SOURCE}).",
 )

@@ -40,6 +40,7 @@ from storagectl.stack_files import read_stack_file  # noqa: E402
 from tests.support.moto_verify import moto_gaps_closed  # noqa: E402
 from tests.support.moto_verify import moto_server as gap_closed_moto_server  # noqa: E402
 from tests.support.rgw import Rgw, rgw_session, terminal_printer  # noqa: E402
+from tests.support.seaweedfs import SeaweedFS, seaweedfs_session  # noqa: E402
 from tests.support.stacks import example_stack  # noqa: E402
 
 if not settings.configured:
@@ -171,6 +172,12 @@ def fresh_moto_server(moto_server: str) -> str:
 def rgw(request: pytest.FixtureRequest) -> Iterator[Rgw]:
     """A real Ceph RGW (tests/support/rgw.py): reused or started once per session; skips, saying why, without Ceph."""
     yield from rgw_session(terminal_printer(request.config))
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(request: pytest.FixtureRequest) -> Iterator[SeaweedFS]:
+    """A real SeaweedFS S3 server (tests/support/seaweedfs.py): reused or started once per session; skips saying why."""
+    yield from seaweedfs_session(terminal_printer(request.config))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The generic-S3 provider code against real S3 servers: a moto server and Ceph RGW 16.2.
+"""The generic-S3 provider code against real S3 servers: a moto server, Ceph RGW 16.2 and SeaweedFS.
 
 From a generic stack file: every site's buckets, bucket ACLs, CORS and lifecycle are created
 by the provider; an added CORS origin is exactly one PutBucketCors on that bucket; a no-op
@@ -30,12 +30,16 @@ SITES: dict[str, Any] = {
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
-@pytest.fixture(params=["moto", "rgw"])
+@pytest.fixture(params=["moto", "rgw", "seaweedfs"])
 def server(request: pytest.FixtureRequest) -> S3Server:
-    """A moto server, and Ceph RGW 16.2 (tests/support/rgw.py: skips, saying why, where it cannot run)."""
+    """A moto server, Ceph RGW 16.2 (tests/support/rgw.py) and SeaweedFS (tests/support/seaweedfs.py);
+    the real servers skip, saying why, where they cannot run."""
     if request.param == "moto":
         endpoint = request.getfixturevalue("fresh_moto_server")
         return S3Server("moto", endpoint, "testing", "testing")
+    if request.param == "seaweedfs":
+        seaweedfs = request.getfixturevalue("seaweedfs")
+        return S3Server("seaweedfs", seaweedfs.http_endpoint, seaweedfs.access_key, seaweedfs.secret_key)
     rgw = request.getfixturevalue("rgw")
     return S3Server("rgw", rgw.http_endpoint, rgw.access_key, rgw.secret_key)
 

@@ -1,0 +1,3 @@
+module site-storage/tools/delayproxy
+
+go 1.26
