@@ -13,7 +13,9 @@ Targets: preview and no-op up within 1.5x of the floor; the targeted change upda
 resource and takes no longer than the no-op up. Also shown: the offline (mock runtime) preview
 of the same stack. Figures go to stdout and to .bench/engine.json.
 
-Run: `python -m benchmarks.engine_bench [--sites N] [--repeats N]` (`make bench` calls `main()`).
+Run: `python -m benchmarks.engine_bench [--sites N] [--repeats N] [--output FILE]` (`make bench`
+calls `main()`). The run stops, with no figures, if the floor's first up creates a different number
+of resources than the program's, or a no-op up changes anything.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.engine_bench", description=__doc__)
     parser.add_argument("--sites", type=int, default=SITES)
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where the figures go as JSON")
     args = parser.parse_args(argv)
     bin_dir = pulumi_bin()
     pulumi = str(bin_dir / "pulumi")
@@ -178,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _wait_for(port)
         env = environment(bin_dir, work)
         program, floor = projects(work, stack_text(args.sites, endpoint))
-        for project, stack in ((program, "bench"), (floor, "floor")):
+        stacks = (("bench", program), ("floor", floor))
+        for stack, project in stacks:
             timed([pulumi, "stack", "init", stack], project, env)
             timed(
                 [pulumi, "config", "set", "--secret", "site-storage:secret_access_key", "testing", "--stack", stack],
@@ -189,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs: dict[str, list[Timing]] = {key: [] for key in ("preview", "floor preview", "no-op up", "floor no-op up")}
         first_up, _ = timed([pulumi, "up", "--yes", "--stack", "bench"], program, env)
         floor_first_up, _ = timed([pulumi, "up", "--yes", "--stack", "floor"], floor, env)
+        created = {name: last_changes(pulumi, where, name, env).get("create") for name, where in stacks}
+        if created["bench"] != created["floor"]:
+            raise SystemExit(f"the floor created other resources than the program ({created}): no floor")
         for _ in range(args.repeats):
             for label, project, stack, command in (
                 ("preview", program, "bench", "preview"),
@@ -209,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         moto.terminate()
         moto.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    return report(args.sites, count, offline, first_up, floor_first_up, runs, targeted, changes)
+    return report(args.sites, count, offline, first_up, floor_first_up, runs, targeted, changes, args.output)
 
 
 def _wait_for(port: int) -> None:
@@ -231,6 +238,7 @@ def report(
     runs: dict[str, list[Timing]],
     targeted: Timing,
     changes: dict[str, int],
+    output: Path,
 ) -> int:
     preview, floor_preview = median(runs["preview"]), median(runs["floor preview"])
     no_op, floor_no_op = median(runs["no-op up"]), median(runs["floor no-op up"])
@@ -256,7 +264,7 @@ def report(
     print(f"targeted update's resource changes (pulumi stack history): {changes}")
     for name, met in checks.items():
         print(f"target: {name}: {'PASS' if met else 'FAIL'}")
-    OUTPUT.parent.mkdir(exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
         "bench": "engine",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -271,7 +279,7 @@ def report(
         "targeted_resource_changes": changes,
         "targets": checks,
     }
-    OUTPUT.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return 0 if all(checks.values()) else 1
 
 
