@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.slow_s3 import SERVER_START_TIMEOUT_SECONDS, serve
+from benchmarks.slow_s3 import SERVER_START_TIMEOUT_SECONDS, process_cpu, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / ".bench" / "backup.json"
@@ -68,11 +69,16 @@ def fill(s3: Any, count: int, seed: int = 1) -> dict[tuple[str, str], int]:
     return objects
 
 
-def timed_backup(command: list[str], cwd: Path, env: dict[str, str], count: Any) -> dict[str, Any]:
+def timed_backup(command: list[str], cwd: Path, env: dict[str, str], count: Any, server_pid: int) -> dict[str, Any]:
+    """One backup run: its wall time, requests, what it sent, and whose CPU the time went to."""
     before = count.value
+    server_before = process_cpu(server_pid) or 0.0
+    client_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    server_cpu = (process_cpu(server_pid) or 0.0) - server_before
+    client_cpu = _children_cpu() - client_before
     if done.returncode != 0:
         raise SystemExit(f"backup failed ({done.returncode}): {done.stderr[-2000:]}")
     document = json.loads(done.stdout)["sets"][0]
@@ -83,7 +89,18 @@ def timed_backup(command: list[str], cwd: Path, env: dict[str, str], count: Any)
         "bytes": document["bytes"],
         "sent_objects": document["new_objects"],
         "sent_bytes": document["new_bytes"],
+        # Busy shares of one core: the server (moto) near 1.0 means the run waits on its CPU.
+        "client_cpu_seconds": round(client_cpu, 2),
+        "server_cpu_seconds": round(server_cpu, 2),
+        "client_busy": round(client_cpu / seconds, 2),
+        "server_busy": round(server_cpu / seconds, 2),
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (the storagectl runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def copy_per_set(s3: Any, first: str, second: str, changed: set[tuple[str, str]], count: Any) -> dict[str, Any]:
@@ -139,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ports, delay_enabled, count = context.Queue(), context.Event(), context.Value("l", 0)
     server = context.Process(target=serve, args=(ports, delay_enabled, count), daemon=True)
     server.start()
+    assert server.pid is not None
+    server_pid = server.pid
     try:
         root = project(work)
         endpoint = f"http://127.0.0.1:{ports.get(timeout=SERVER_START_TIMEOUT_SECONDS)}"
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [str(Path(sys.executable).parent / "storagectl"), "media", "backup", SITE, "--json"]
         command += ["--stack", STACK, "--outputs", str(work / "outputs.json"), "--endpoint-url", endpoint]
         delay_enabled.set()
-        first = timed_backup(command, root, env, count)
+        first = timed_backup(command, root, env, count, server_pid)
         delay_enabled.clear()
         pick = random.Random(2)
         changed = set(pick.sample(sorted(objects), max(1, int(len(objects) * CHANGED_SHARE))))
@@ -160,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             s3.put_object(Bucket=BUCKETS[kind], Key=key, Body=os.urandom(objects[(kind, key)]))
         time.sleep(1.1)  # sets are named by the second: the next one must not share the first's name
         delay_enabled.set()
-        second = timed_backup(command, root, env, count)
+        second = timed_backup(command, root, env, count, server_pid)
         # The other design, on the same data: the second set a whole tree copied from the first one
         # (here the first set's bodies, one per file), plus the changed files.
         alternative = copy_per_set(s3, f"{SITE}/blobs/", "copy-design/second/", changed, count)
