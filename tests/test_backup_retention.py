@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from components.config import Retention
 from storagectl.media import backup_sets
+from storagectl.media import prune as prune_module
 from storagectl.media.backup_sets import BackupTarget, SetInfo, blob_key, manifest_key, marker_key, set_name
 from storagectl.media.manifest import Meta, Record
 from storagectl.media.prune import prune_site
@@ -171,6 +172,32 @@ def test_prune_never_removes_an_object_a_kept_set_or_a_set_in_progress_needs(
         # Nothing that no kept set needs is left behind (but what a set in progress protects).
         protected = set().union(*(needs[name] for name in [*result.kept, *in_progress]))
         assert {key for key in present if "/blobs/" in key} == protected
+
+
+def test_prune_keeps_the_bodies_of_a_set_completed_while_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backup that finishes between prune's listing of the sets and its deletes has removed its
+    marker; its new bodies are named by its manifest alone, and prune must not delete them."""
+    start = datetime(2026, 1, 1, 2, tzinfo=UTC)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        for day in range(3):
+            _write_set(client, set_name(start + timedelta(days=day)), [day], complete=True)
+        racing = set_name(start + timedelta(days=3))
+        real_list_blobs = prune_module.list_blobs
+        finished: set[str] = set()
+
+        def backup_finishes_meanwhile(target: BackupTarget, site: str) -> dict[str, Any]:
+            if not finished:
+                finished.update(_write_set(client, racing, [2, 9], complete=True))  # body 9 is new
+            return real_list_blobs(target, site)
+
+        monkeypatch.setattr(prune_module, "list_blobs", backup_finishes_meanwhile)
+        result = prune_site(_target(client), SITE, Retention(1, 0, 0), now=start + timedelta(days=3), dry_run=False)
+        present = {item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+        assert result.failed == []
+        assert finished <= present, "prune deleted a body of a set that completed while it ran"
+        assert blob_key(SITE, len(b"body 0"), "e0") not in present  # what no set needs is still deleted
 
 
 def test_set_names_and_arguments() -> None:

@@ -8,7 +8,8 @@ Per site (every site with anything in the backup bucket, removed sites included)
 - remove the other complete sets (their manifest first, so a set disappears whole from
   listings and restores) and the markers of incomplete sets older than STALE_AFTER;
 - then delete the blobs that no kept set and no set in progress references. Markers are read
-  again just before, so a backup that started meanwhile keeps its blobs; a backup that reused a
+  again just before (with the manifests of sets completed since), so a backup that started or
+  finished meanwhile keeps its blobs; a backup that reused a
   blob deleted in the moment between copies it again before it writes its manifest
   (set_backup step 5). A manifest that cannot be read stops the site's sweep: nothing it might
   reference is deleted.
@@ -92,6 +93,7 @@ def prune_site(target: BackupTarget, site: str, retention: Retention, *, now: da
     result.stale = [info.name for info in stale]
     result.in_progress = [info.name for info in young]
 
+    seen = {info.name for info in complete}
     referenced: set[str] = set()
     for info in keep:
         try:
@@ -111,12 +113,14 @@ def prune_site(target: BackupTarget, site: str, retention: Retention, *, now: da
             return result
     try:
         blobs = list_blobs(target, site)
-        protected = _in_progress_blobs(target, site, now)
+        protected = _in_progress_blobs(target, site, now, seen)
     except (ClientError, BotoCoreError, ValueError) as error:
         result.failed.append(f"site {site}: {_reason(error)}; no stored object of it was deleted")
         return result
     if protected is None:
-        result.failed.append(f"site {site}: a set in progress has an unreadable marker; no stored object was deleted")
+        result.failed.append(
+            f"site {site}: a set in progress or just completed cannot be read; no stored object was deleted"
+        )
         return result
     needed = referenced | protected
     unneeded = sorted(key for key in blobs if key not in needed)
@@ -125,10 +129,10 @@ def prune_site(target: BackupTarget, site: str, retention: Retention, *, now: da
     result.bytes_deleted = sum(blobs[key].size for key in unneeded)
     if not dry_run and unneeded:
         # Read the markers once more: a backup that started since must keep what it references.
-        latest = _in_progress_blobs(target, site, now)
+        latest = _in_progress_blobs(target, site, now, seen)
         if latest is None:
             result.failed.append(
-                f"site {site}: a set in progress has an unreadable marker; no stored object was deleted"
+                f"site {site}: a set in progress or just completed cannot be read; no stored object was deleted"
             )
             return result
         unneeded = [key for key in unneeded if key not in latest]
@@ -138,10 +142,18 @@ def prune_site(target: BackupTarget, site: str, retention: Retention, *, now: da
     return result
 
 
-def _in_progress_blobs(target: BackupTarget, site: str, now: datetime) -> set[str] | None:
-    """The blobs the markers of sets in progress name; None when one cannot be read."""
+def _in_progress_blobs(target: BackupTarget, site: str, now: datetime, seen: set[str]) -> set[str] | None:
+    """The blobs the markers of sets in progress name, and those of sets completed since prune listed
+    the complete ones (`seen`): a backup that finished meanwhile removed its marker, and its new
+    bodies are referenced by its manifest alone. None when one cannot be read."""
     blobs: set[str] = set()
     for info in list_sets(target, site):
+        if info.complete and info.name not in seen:
+            try:
+                blobs.update(read_set(target, info).blobs.values())
+            except (ClientError, BotoCoreError, ManifestError, ValueError):
+                return None
+            continue
         if info.complete or info.time <= now - STALE_AFTER:
             continue
         try:
