@@ -42,12 +42,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.placement import Sides, core_busy, core_pair, cores_apart, read_core_times
 from benchmarks.slow_s3 import DELAY_SECONDS, SERVER_START_TIMEOUT_SECONDS, process_cpu, serve
 from storagectl.media.checksum_cache import CACHE_NAME
 
@@ -112,6 +113,10 @@ class Timed:
     """The server's user + system seconds meanwhile: on its own core, it bounds what any tool can do."""
     proxy_cpu: float = 0.0
     """The delaying proxy's (SeaweedFS runs; moto's delay is inside moto): on the server's core."""
+    client_core: float = 0.0
+    """Share of the run the client's core was busy with anything (the tool and other processes)."""
+    server_core: float = 0.0
+    """Likewise the server's core."""
 
     @property
     def client_busy(self) -> float:
@@ -128,12 +133,22 @@ class Timed:
 
 
 def bound_by(run: Timed) -> str:
-    """Which side's CPU bounds a run, from each core's busy share: the busier one if at least BOUND_SHARE."""
+    """Which side's CPU bounds a run: the side whose core was busy at least BOUND_SHARE of it.
+
+    First its own processes' CPU (the tool; the server and proxy); else the whole core, where
+    other processes of a shared machine took what the tool could not get.
+    """
     client, server = run.client_busy, run.server_busy
-    shares = f"client core {client:.0%} busy, server core {server:.0%}"
-    if max(client, server) < BOUND_SHARE:
-        return f"neither side's CPU ({shares}): the requests' 20 ms each at the tool's concurrency"
-    return f"{'client' if client >= server else 'server'} CPU ({shares})"
+    shares = f"client {client:.0%} of its core, server {server:.0%}"
+    if max(client, server) >= BOUND_SHARE:
+        return f"{'client' if client >= server else 'server'} CPU ({shares})"
+    if max(run.client_core, run.server_core) >= BOUND_SHARE:
+        side, core = ("client", run.client_core) if run.client_core >= run.server_core else ("server", run.server_core)
+        return f"{side} core busy {core:.0%} with other processes too ({shares}): the machine's load"
+    return (
+        f"neither side's CPU ({shares}; cores busy {run.client_core:.0%} and {run.server_core:.0%}): "
+        "the requests' 20 ms each at the tool's concurrency"
+    )
 
 
 @dataclass(frozen=True)
@@ -190,21 +205,14 @@ def verdicts(runs: dict[str, Timed]) -> list[Verdict]:
     return found
 
 
-@dataclass(frozen=True)
-class Sides:
-    """How a run is measured beyond the tool itself: the server's request count and CPU, the proxy's CPU."""
-
-    requests: Callable[[], int]
-    server_cpu: Callable[[], float]
-    proxy_cpu: Callable[[], float] = lambda: 0.0
-
-
 def timed(commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Path) -> Timed:
     """Run the commands one after the other; wall time of all, the largest max RSS of any, CPU on all sides.
 
     Max RSS and CPU come from a small launcher: a child forked from this (large) process would
     count this process's pages until it execs.
     """
+    cores = core_pair()
+    clocks = [read_core_times(core) for core in cores] if cores else []
     started, peak, client_cpu = time.perf_counter(), 0.0, 0.0
     requests, server_cpu, proxy_cpu = sides.requests(), sides.server_cpu(), sides.proxy_cpu()
     for command in commands:
@@ -223,6 +231,7 @@ def timed(commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Pat
         rss, cpu = done.stdout.decode().strip().splitlines()[-1].split()
         peak, client_cpu = max(peak, float(rss)), client_cpu + float(cpu)
     seconds = time.perf_counter() - started
+    busy = [core_busy(clock, read_core_times(core)) for core, clock in zip(cores or (), clocks, strict=True)]
     return Timed(
         seconds,
         peak,
@@ -230,6 +239,7 @@ def timed(commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Pat
         client_cpu,
         sides.server_cpu() - server_cpu,
         sides.proxy_cpu() - proxy_cpu,
+        *busy,
     )
 
 
@@ -417,36 +427,6 @@ def seaweedfs_target(work: Path) -> Iterator[Target]:
         )
 
 
-def threads_of(pid: int) -> list[int]:
-    try:
-        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
-    except OSError:
-        return [pid]
-
-
-@contextmanager
-def cores_apart(server_pids: list[int]) -> Iterator[str]:
-    """The tools on one core, the server (every thread; and the proxy) on the other, as a remote S3 would be.
-
-    Like benchmarks/slow_s3.py's, for processes with threads running already (Go's): affinity is
-    per thread on Linux, and threads created later inherit their creator's.
-    """
-    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
-        yield "placement: left to the scheduler (cannot pin processes to cores here)"
-        return
-    own = os.sched_getaffinity(0)
-    client_core, server_core = sorted(own)[:2]
-    for pid in server_pids:
-        for thread in threads_of(pid):
-            with suppress(OSError):  # a thread that ended meanwhile
-                os.sched_setaffinity(thread, {server_core})
-    os.sched_setaffinity(0, {client_core})
-    try:
-        yield f"placement: the tools on core {client_core}, the server (and proxy) on core {server_core}"
-    finally:
-        os.sched_setaffinity(0, own)
-
-
 @dataclass
 class ServerRuns:
     target: str
@@ -586,8 +566,9 @@ def write_results(
                         "proxy_share_of_server_side_cpu": round(
                             run.proxy_cpu / max(1e-9, run.server_cpu + run.proxy_cpu), 3
                         ),
-                        "client_core_busy": round(run.client_busy, 3),
-                        "server_core_busy": round(run.server_busy, 3),
+                        "client_busy": round(run.client_busy, 3),
+                        "server_busy": round(run.server_busy, 3),
+                        "bound_by": bound_by(run),
                     }
                     for name, run in server_runs.runs.items()
                 },
@@ -613,6 +594,7 @@ def report(server_runs: ServerRuns, small: int, total: int) -> None:
     print(
         f"{'run':<30} {'seconds':>8} {'MB/s':>6} {'peak MB':>7} {'requests':>8} {'client CPU':>10} "
         f"{'ms/req':>6} {'server CPU':>10} {'ms/req':>6} {'proxy ms/req':>12} {'busy: client':>12} {'server':>6}"
+        f" {'cores: client':>13} {'server':>6}"
     )
     for name, run in runs.items():
         print(
@@ -620,6 +602,7 @@ def report(server_runs: ServerRuns, small: int, total: int) -> None:
             f" {run.client_cpu:>9.1f}s {run.per_request_ms(run.client_cpu):>6.2f}"
             f" {run.server_cpu:>9.1f}s {run.per_request_ms(run.server_cpu):>6.2f}"
             f" {run.per_request_ms(run.proxy_cpu):>12.2f} {run.client_busy:>12.0%} {run.server_busy:>6.0%}"
+            f" {run.client_core:>13.0%} {run.server_core:>6.0%}"
         )
     print(
         f"listing both buckets alone (boto3, no tool): {server_runs.listing_seconds:.2f} s, "
