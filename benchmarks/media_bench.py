@@ -206,13 +206,15 @@ def verdicts(runs: dict[str, Timed]) -> list[Verdict]:
     return found
 
 
-def timed(commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Path) -> Timed:
+def timed(
+    commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Path, cores: tuple[int, int] | None = None
+) -> Timed:
     """Run the commands one after the other; wall time of all, the largest max RSS of any, CPU on all sides.
 
     Max RSS and CPU come from a small launcher: a child forked from this (large) process would
-    count this process's pages until it execs.
+    count this process's pages until it execs. `cores` (client's, server's: `core_pair()` taken
+    before `cores_apart` narrows this process to one) are read whole from /proc/stat.
     """
-    cores = core_pair()
     clocks = [read_core_times(core) for core in cores] if cores else []
     started, peak, client_cpu = time.perf_counter(), 0.0, 0.0
     requests, server_cpu, proxy_cpu = sides.requests(), sides.server_cpu(), sides.proxy_cpu()
@@ -446,6 +448,11 @@ def run_tools(target: Target, folder: Path, work: Path, media_only: bool, aws: P
     where = ["--stack", target.stack, "--outputs", str(target.outputs), "--endpoint-url", target.endpoint]
     s5 = [str(s5cmd), "--endpoint-url", target.endpoint]
     runs: dict[str, Timed] = {}
+    cores = core_pair()  # before cores_apart pins this process to the client's core alone
+
+    def timed_here(commands: list[list[str]]) -> Timed:
+        return timed(commands, env, sides, cwd, cores)
+
     for warm_up in ([*storagectl, "--help"], [str(aws), "--version"], [str(s5cmd), "version"]):
         subprocess.run(warm_up, env=env, cwd=cwd, capture_output=True, check=True)
 
@@ -453,8 +460,8 @@ def run_tools(target: Target, folder: Path, work: Path, media_only: bool, aws: P
         target.delay(False)
         empty_buckets(target.admin, target.buckets)
         target.delay(True)
-        runs[f"{name} push"] = timed(push, env, sides, cwd)
-        runs[f"{name} pull"] = timed(pull, env, sides, cwd)
+        runs[f"{name} push"] = timed_here(push)
+        runs[f"{name} pull"] = timed_here(pull)
         if not same_files(folder, into):
             raise SystemExit(f"{name}: the pulled folder differs from the pushed one; figures would mean nothing")
 
@@ -463,11 +470,11 @@ def run_tools(target: Target, folder: Path, work: Path, media_only: bool, aws: P
         push = [[*storagectl, "push", SITE, str(folder), *where]]
         pull = [[*storagectl, "pull", SITE, str(into), *where]]
         push_pull("media", push, pull, into)
-        runs["media push (nothing changed)"] = timed(push, env, sides, cwd)
-        runs["media pull (nothing changed)"] = timed(pull, env, sides, cwd)
+        runs["media push (nothing changed)"] = timed_here(push)
+        runs["media pull (nothing changed)"] = timed_here(pull)
         # What the checksum cache saves: the same re-run reading every file again.
         (folder / CACHE_NAME).unlink()
-        runs["media push (no checksum cache)"] = timed(push, env, sides, cwd)
+        runs["media push (no checksum cache)"] = timed_here(push)
         # The floor of any incremental run: listing both buckets through the delay, nothing else.
         listed = time.perf_counter()
         for bucket in target.buckets.values():

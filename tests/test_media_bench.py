@@ -8,6 +8,7 @@ from its Prometheus metrics and must match the requests actually sent.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,8 +16,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from benchmarks.media_bench import BOUND_SHARE, TARGET_VS_S5CMD, Timed, bound_by, verdicts
-from benchmarks.placement import core_busy, core_pair, read_core_times
+from benchmarks.media_bench import BOUND_SHARE, TARGET_VS_S5CMD, Timed, bound_by, timed, verdicts
+from benchmarks.placement import Sides, core_busy, core_pair, cores_apart, read_core_times
 from benchmarks.seaweed_server import s3_requests, seaweed_server
 from ci import seaweedfs
 from tests.support.seaweedfs import unavailable
@@ -165,3 +166,17 @@ def test_core_busy_sees_this_process_spinning_on_its_core() -> None:
     finally:
         os.sched_setaffinity(0, own)
     assert 0.8 <= busy <= 1.0
+
+
+def test_timed_inside_cores_apart_reads_the_client_core(tmp_path: Path) -> None:
+    # The bench times its tools after cores_apart pinned this process to the client's core alone;
+    # the cores must still be read (taken before pinning), not silently left at 0%.
+    pair = core_pair()
+    if pair is None:
+        pytest.skip("fewer than two cores: the bench does not pin, nor read cores")
+    spin = [sys.executable, "-c", "import time\nend = time.perf_counter() + 0.4\nwhile time.perf_counter() < end: pass"]
+    with cores_apart([]):
+        found = timed([spin], dict(os.environ), Sides(lambda: 0, lambda: 0.0), tmp_path, pair)
+    assert found.client_cpu >= 0.3
+    assert found.client_core >= 0.6
+    assert found.client_busy <= found.client_core + 0.1
