@@ -143,8 +143,14 @@ def bound_by(run: Timed) -> str:
     shares = f"client {client:.0%} of its core, server {server:.0%}"
     if max(client, server) >= BOUND_SHARE:
         return f"{'client' if client >= server else 'server'} CPU ({shares})"
-    if max(run.client_core, run.server_core) >= BOUND_SHARE:
-        side, core = ("client", run.client_core) if run.client_core >= run.server_core else ("server", run.server_core)
+    # A full core squeezes the side working on it: of the full ones, the side with the larger own share.
+    full = [
+        (own, side, core)
+        for own, side, core in ((client, "client", run.client_core), (server, "server", run.server_core))
+        if core >= BOUND_SHARE
+    ]
+    if full:
+        _, side, core = max(full)
         return f"{side} core busy {core:.0%} with other processes too ({shares}): the machine's load"
     return (
         f"neither side's CPU ({shares}; cores busy {run.client_core:.0%} and {run.server_core:.0%}): "

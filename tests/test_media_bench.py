@@ -67,6 +67,12 @@ def test_core_taken_by_other_processes_is_named_as_the_machine_load() -> None:
     assert found.startswith("client core busy 97% with other processes too (client 60% of its core, server 30%)")
 
 
+def test_both_cores_full_name_the_side_doing_the_work() -> None:
+    # Both cores full with others' work: the client used 78% of its core, the server 15% of its own.
+    found = bound_by(run(10, client=7.8, server=1.5, cores=(0.9, 0.97)))
+    assert found.startswith("client core busy 90% with other processes too")
+
+
 def test_neither_side_below_the_bound_share() -> None:
     almost = 10 * BOUND_SHARE - 0.1
     assert bound_by(run(10, client=almost, server=almost)).startswith("neither side's CPU")
