@@ -65,8 +65,11 @@ class Server:
 def seaweed_server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="bench-seaweedfs-") as work:
         paths = seaweedfs.Layout(Path(work))
-        binary = seaweedfs.find_weed()
-        version = seaweedfs.weed_version(binary)
+        try:
+            binary = seaweedfs.find_weed()
+            version = seaweedfs.weed_version(binary)
+        except seaweedfs.SeaweedError as error:
+            raise SystemExit(f"SeaweedFS for the benchmark: {error}") from None
         for directory in (paths.data, paths.log):
             directory.mkdir(parents=True)
         admin = seaweedfs.new_user("bench-admin")
