@@ -154,7 +154,7 @@ def bound_by(run: Timed) -> str:
         return f"{side} core busy {core:.0%} with other processes too ({shares}): the machine's load"
     return (
         f"neither side's CPU ({shares}; cores busy {run.client_core:.0%} and {run.server_core:.0%}): "
-        "the requests' 20 ms each at the tool's concurrency"
+        "neither core full, the time went to waiting (round trips; in a Python client, its threads' turns on the GIL)"
     )
 
 
