@@ -50,7 +50,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# The benches also need SeaweedFS's `weed` (built here, not started: each bench runs a server of its own)
+# and the Pulumi CLI for the engine bench.
 bench: $(STAMP) pulumi
+	$(PYTHON) tools/gobuild.py seaweedfs
 	$(BIN)/python -m benchmarks.run
 
 # A local S3 (moto) on 127.0.0.1:5000 for the `local` example stack.
