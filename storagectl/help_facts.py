@@ -90,8 +90,8 @@ TOOLS = (
     ),
     ToolFacts(
         "`make test`, `make bench`",
-        ".venv/ and .uv/ (the pinned packages)",
-        "yes: moto servers and Ceph RGW on 127.0.0.1",
+        ".venv/ and .uv/ (the pinned packages); .tools/ (SeaweedFS's `weed`, the delaying proxy)",
+        "yes: moto servers, Ceph RGW and SeaweedFS on 127.0.0.1",
         "only for the engine tests and the engine bench: the CLI `make pulumi` builds (without it the engine tests "
         "skip, saying so)",
     ),
