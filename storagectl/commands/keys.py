@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from components.config import SiteConfig
 from components.naming import iam_user_name
-from components.site_keys import DEFAULT_PREVIOUS_KEY, KEY_TYPES, MAX_KEY_GENERATION, DeclaredKey
+from components.site_keys import DEFAULT_PREVIOUS_KEY, KEY_TYPES, MAX_KEY_GENERATION, DeclaredKey, key_resource_name
 from storagectl import pulumi_runner
 from storagectl.commands import (
     ApplyOption,
@@ -132,12 +132,17 @@ def _next_generation(opened: OpenStack, site: SiteConfig) -> int:
 
 
 def key_urns(stack_file: StackFile, slug: str) -> list[str]:
-    """URNs of the site's key resources (only those), from an offline evaluation of the site."""
-    return [
-        child_urn(stack_file.stack, resource.type, resource.name)
-        for resource in site_resources(stack_file, slug)
-        if resource.type in KEY_TYPES
-    ]
+    """URNs of the site's key resources (only those), from an offline evaluation of the site, oldest
+    generation first (the evaluation registers them in no fixed order)."""
+    keys = [resource for resource in site_resources(stack_file, slug) if resource.type in KEY_TYPES]
+    keys.sort(key=lambda resource: (_key_generation(slug, resource.name), resource.type))
+    return [child_urn(stack_file.stack, resource.type, resource.name) for resource in keys]
+
+
+def _key_generation(slug: str, name: str) -> int:
+    """The generation in a key resource's name (`<site>-key` is 1, `<site>-key-N` is N)."""
+    suffix = name.removeprefix(key_resource_name(slug, 1))
+    return int(suffix[1:]) if suffix.startswith("-") and suffix[1:].isdigit() else 1
 
 
 @dataclass(frozen=True)
