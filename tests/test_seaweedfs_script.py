@@ -15,6 +15,7 @@ import shlex
 import stat
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -227,5 +228,36 @@ def test_the_go_tools_builder_without_go_says_so_in_one_line_and_leaves_nothing(
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "gobuild.py: Go is not installed; it builds the SeaweedFS S3 server (Go 1.26 or newer)"
+    ]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".build.lock"]
+
+
+def test_every_go_module_of_the_project_is_pinned_by_a_go_sum() -> None:
+    modules = sorted(path.parent for path in (ROOT / "tools").rglob("go.mod"))
+    assert {module.name for module in modules} >= {"pulumi", "seaweedfs", "delayproxy"}
+    assert [module.name for module in modules if not (module / "go.sum").is_file()] == []
+
+
+def test_the_go_tools_builder_refuses_a_module_without_go_sum_in_one_line(tmp_path: Path) -> None:
+    module = tmp_path / "tool"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/tool\n\ngo 1.26\n", encoding="utf-8")
+    (module / "main.go").write_text("package main\n\nfunc main() {}\n", encoding="utf-8")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT / "tools")!r})
+        import gobuild
+        binaries = (gobuild.GoBinary("tool", "."),)
+        tool = gobuild.GoTool(Path({str(module)!r}), binaries, "the tool", Path(gobuild.__file__))
+        gobuild.ensure_built(tool, Path({str(tmp_path / "out" / "bin")!r}), announce="building")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"gobuild.py: {module / 'go.sum'} is missing: the build of the tool would not be pinned; "
+        "run `go mod tidy` in that folder and commit go.sum"
     ]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".build.lock"]

@@ -102,6 +102,12 @@ def build(
 ) -> None:
     if shutil.which("go") is None:
         raise BuildError(f"{tool.script.name}: Go is not installed; it builds {tool.what} (Go 1.26 or newer)")
+    if not (tool.module_dir / "go.sum").is_file():
+        # Without it the build is not pinned (a module of the standard library alone has an empty one).
+        raise BuildError(
+            f"{tool.script.name}: {tool.module_dir / 'go.sum'} is missing: the build of {tool.what} would not be "
+            "pinned; run `go mod tidy` in that folder and commit go.sum"
+        )
     env = go_env()
     bin_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{bin_dir.name}.", dir=bin_dir.parent))
