@@ -1,6 +1,6 @@
 """Backup sets on Ceph RGW 16.2: a custom-endpoint stack with site-storage:backups, provisioned on RGW.
 
-As in tests/test_media_rgw.py: the stack's key is a fresh RGW user's, its buckets (the backup
+As in tests/test_media_servers.py: the stack's key is a fresh RGW user's, its buckets (the backup
 bucket too) are created by the provider code, and the CLI reads the outputs with --outputs. On a
 custom endpoint there is no IAM to create a backup writer: the stack's own key writes backups,
 given as the operator's credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), and the sites share

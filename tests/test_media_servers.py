@@ -1,29 +1,34 @@
-"""`storagectl media` on SeaweedFS: a custom-endpoint stack of three sites, provisioned on SeaweedFS.
+"""`storagectl media` on the real S3 servers: Ceph RGW 16.2 and SeaweedFS, each test on both.
 
-The same round trips as on Ceph RGW (tests/test_media_rgw.py), on the third server: its object
-ACLs, ETags and metadata handling, where a private object that loads anonymously is a real leak.
-The stack is of region custom (canned ACLs: public objects `public-read`, private ones
-`private`), its key SeaweedFS's plain user `owner` (not the admin), its buckets created by the
-provider code exactly as `storagectl local up` does (storagectl.provision), its outputs written as
-that command writes them, and the CLI reads them with `--outputs`. Anonymous reads are plain
-urllib GETs. Where SeaweedFS answers differently from RGW the test says so.
+The moto tests prove the command's logic; these prove it against real servers' object ACLs,
+ETags and metadata handling, where a private object that loads anonymously is a real leak.
+Every test works on a custom-endpoint stack of three sites (the stack's one key: `storagectl
+media` says so), its key a fresh RGW user's or SeaweedFS's plain user `owner` (not the admin),
+its buckets created by the provider code exactly as `storagectl local up` does
+(storagectl.provision), its outputs written as that command writes them, and the CLI reads them
+with `--outputs`. Anonymous reads are plain urllib GETs. Where the servers answer differently,
+the test has one version per server.
+
+RGW (ci/ceph_rgw.py) keeps its data in 1 GiB of memory and frees a deleted object's data only
+after its garbage collection (within a minute there, two hours by default), so only the tests
+about multipart objects write one, and the smallest: 8 MiB and 5 bytes.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
 from typer.testing import Result
 
-from ci.seaweedfs import User
 from components.generic_s3.connection import Clients, Credentials
 from storagectl.local.command import evaluation_with_key
 from storagectl.media.checksums import PART_SIZE, file_etag
@@ -42,10 +47,9 @@ from tests.support.media import (
     summary,
 )
 from tests.support.rgw import delete_bucket_and_contents, unique_bucket_name
-from tests.support.seaweedfs import SeaweedFS
 from tests.support.stacks import write_stack
 
-STACK = "seaweedfs-media"
+STACK = "server-media"
 LIVE, STAGE, PREVIEW = "shop-live", "shop-stage", "shop-preview"
 SITES = (LIVE, STAGE, PREVIEW)
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -76,26 +80,53 @@ def expected_meta(kind: str, key: str) -> Meta:
     return EXTRA_META.get((kind, key)) or Meta(content_type=mimetypes.guess_type(key)[0] or "application/octet-stream")
 
 
-@pytest.fixture(scope="module")
-def owner(seaweedfs: SeaweedFS) -> User:
-    """The stack's key: SeaweedFS's plain user `owner` (each test's buckets have names of their own)."""
-    return seaweedfs.user("owner")
+class Key(Protocol):
+    """A server's user: RGW's RgwUser, SeaweedFS's User."""
+
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
 
 
-@pytest.fixture(scope="module")
-def stranger(seaweedfs: SeaweedFS) -> User:
-    """Another plain SeaweedFS user, with no part in the stack."""
-    return seaweedfs.user("stranger")
+@dataclass(frozen=True)
+class MediaServer:
+    """A real S3 server, with the stack's key and another key with no part in the stack."""
+
+    kind: str
+    """`rgw` or `seaweedfs`: the name tests/support/generic_servers.py knows it by."""
+    http_endpoint: str
+    client: Callable[..., Any]
+    owner: Key
+    stranger: Key
+
+
+@pytest.fixture(scope="module", params=["rgw", "seaweedfs"])
+def server(request: pytest.FixtureRequest) -> MediaServer:
+    """RGW with two users of this module's own (so its buckets are nobody else's), or SeaweedFS with
+    its plain users `owner` and `stranger` (each test's buckets have names of their own)."""
+    if request.param == "rgw":
+        rgw = request.getfixturevalue("rgw")
+        owner, stranger = (rgw.user(f"media-{role}{uuid.uuid4().hex[:10]}") for role in ("", "other-"))
+        return MediaServer("rgw", rgw.http_endpoint, rgw.client, owner, stranger)
+    seaweedfs = request.getfixturevalue("seaweedfs")
+    return MediaServer(
+        "seaweedfs", seaweedfs.http_endpoint, seaweedfs.client, seaweedfs.user("owner"), seaweedfs.user("stranger")
+    )
 
 
 @dataclass(frozen=True)
 class Deployed:
-    server: SeaweedFS
-    owner: User
+    server: MediaServer
     stack: GenericStack
     outputs: Path
 
-    def s3(self, user: User | None = None) -> Any:
+    @property
+    def owner(self) -> Key:
+        return self.server.owner
+
+    def s3(self, user: Key | None = None) -> Any:
         key = user or self.owner
         return self.server.client(access_key=key.access_key, secret_key=key.secret_key)
 
@@ -111,18 +142,20 @@ class Deployed:
 
 
 @pytest.fixture
-def deployed(seaweedfs: SeaweedFS, owner: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
-    """The sites' buckets on SeaweedFS and the outputs file; buckets removed after."""
-    server = S3Server("seaweedfs", seaweedfs.http_endpoint, owner.access_key, owner.secret_key)
+def deployed(server: MediaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    """The sites' buckets on the server (over http: urllib needs no CA) and the outputs file; buckets removed after."""
+    owner = server.owner
     project = copy_project(tmp_path / "project", examples=False)
-    stack = GenericStack(server, project.root / "stacks")
+    stack = GenericStack(
+        S3Server(server.kind, server.http_endpoint, owner.access_key, owner.secret_key), project.root / "stacks"
+    )
     path = write_stack(project.root / "stacks", stack.values({site: {} for site in SITES}), name=STACK)
     evaluation = evaluation_with_key(read_stack_file(path), Credentials(owner.access_key, owner.secret_key))
     provision(evaluation.resources, Clients(Credentials(owner.access_key, owner.secret_key)))
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(evaluation.outputs), encoding="utf-8")
     monkeypatch.chdir(project.root)  # the CLI finds the stack file under the project's Pulumi.yaml
-    found = Deployed(seaweedfs, owner, stack, outputs)
+    found = Deployed(server, stack, outputs)
     try:
         yield found
     finally:
@@ -190,7 +223,7 @@ def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deploye
     assert_meta(deployed, LIVE, folder)
     large = s3.head_object(Bucket=deployed.bucket(LIVE, "private"), Key=LARGE_KEY)
     assert large["ETag"].strip('"') == file_etag(folder / "private" / LARGE_KEY), "the multipart ETag, two parts"
-    # SeaweedFS evaluates the object ACL each upload sent: what a browser would get, from a real server.
+    # The server evaluates the object ACL each upload sent: what a browser would get, from a real server.
     assert_private_and_public(deployed, LIVE, folder)
     assert public_grants(deployed, LIVE, "public", NON_ASCII_KEY) == ["READ"]
     assert public_grants(deployed, LIVE, "private", "contracts/terms.pdf") == []
@@ -208,7 +241,7 @@ def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deploye
 def test_backup_then_restore_to_another_site_keeps_metadata_and_privacy(deployed: Deployed, tmp_path: Path) -> None:
     folder = folder_with_manifest(tmp_path / "media")
     ok(media(deployed, "push", LIVE, str(folder), "--json"))
-    # Another tool made a private object public-read on the source before the backup; SeaweedFS serves it.
+    # Another tool made a private object public-read on the source before the backup; the server serves it.
     leaked = "invoices/2026/01.csv"
     deployed.s3().put_object_acl(Bucket=deployed.bucket(LIVE, "private"), Key=leaked, ACL="public-read")
     assert deployed.anonymous(LIVE, "private", leaked) == 200
@@ -238,7 +271,7 @@ def test_restore_into_the_leaking_site_itself_makes_the_leaked_object_private_ag
     deployed: Deployed, tmp_path: Path
 ) -> None:
     """Restoring over the source site skips a private object another tool made public-read (its bytes
-    are unchanged: same size and ETag); the anonymous check on SeaweedFS finds it and gives its ACL back."""
+    are unchanged: same size and ETag); the anonymous check on the server finds it and gives its ACL back."""
     folder = media_folder(tmp_path / "media")
     ok(media(deployed, "push", LIVE, str(folder), "--json"))
     backup = tmp_path / "backup"
@@ -280,8 +313,8 @@ def test_a_bucket_policy_that_publishes_the_private_bucket_fails_the_run(deploye
         deployed.s3().delete_bucket_policy(Bucket=private)
 
 
-def test_a_bucket_that_lists_anonymously_on_seaweedfs_fails_the_run(deployed: Deployed, tmp_path: Path) -> None:
-    """SeaweedFS refuses anonymous listings of a bucket with a private ACL and allows them with public-read."""
+def test_a_bucket_that_lists_anonymously_fails_the_run(deployed: Deployed, tmp_path: Path) -> None:
+    """The server refuses anonymous listings of a bucket with a private ACL, allows them with public-read."""
     folder = media_folder(tmp_path / "media")
     assert ok(media(deployed, "push", LIVE, str(folder), "--json"))["privacy"]["listings"] == 2
     private = deployed.bucket(LIVE, "private")
@@ -295,11 +328,11 @@ def test_a_bucket_that_lists_anonymously_on_seaweedfs_fails_the_run(deployed: De
         deployed.s3().put_bucket_acl(Bucket=private, ACL="private")
 
 
-def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: User, tmp_path: Path) -> None:
+def test_copy_between_sites_with_the_site_keys(deployed: Deployed, tmp_path: Path) -> None:
     """A custom-endpoint stack has one key for all its sites (site-storage:access_key_id): the provider
     creates no users there, so both sites' outputs carry the same key. `--key site` then means one key
     on one endpoint, which copies server-side, and the stage's key can read the live site's private
-    bucket: no isolation between these sites is promised (verify's shared_credential). What SeaweedFS does
+    bucket: no isolation between these sites is promised (verify's shared_credential). What the server does
     enforce is per user: a key outside the stack is refused.
     """
     folder = folder_with_manifest(tmp_path / "media")
@@ -310,7 +343,7 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Use
     terms = {"Bucket": deployed.bucket(LIVE, "private"), "Key": "contracts/terms.pdf"}
     assert stage_key.get_object(**terms)["Body"].read() == SMALL_FILES["private"]["contracts/terms.pdf"]
     with pytest.raises(ClientError) as refused:
-        deployed.s3(stranger).get_object(**terms)
+        deployed.s3(deployed.server.stranger).get_object(**terms)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
     copied = ok(media(deployed, "copy", LIVE, "--to-site", STAGE, "--json", "--check", "all"))
@@ -324,6 +357,37 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, stranger: Use
     assert_private_and_public(deployed, STAGE, folder)
 
 
+@pytest.mark.parametrize("server", ["rgw"], indirect=True)
+def test_a_server_side_copy_of_an_object_changed_after_the_listing_fails_by_name_on_rgw(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RGW 16.2 ignores x-amz-copy-source-if-match (S3 answers 412; GetObject's If-Match RGW honours):
+    the copy of an object replaced since the listing is caught by its ETag afterwards and fails the run."""
+    from storagectl.media import engine
+
+    folder = folder_with_manifest(tmp_path / "media")
+    ok(media(deployed, "push", LIVE, str(folder), "--json"))
+    terms = {"Bucket": deployed.bucket(LIVE, "private"), "Key": "contracts/terms.pdf"}
+    original = engine.compare
+
+    def compare_then_replace(*args: Any, **kwargs: Any) -> Any:
+        diff = original(*args, **kwargs)
+        deployed.s3().put_object(**terms, Body=b"x" * len(SMALL_FILES["private"]["contracts/terms.pdf"]))
+        return diff
+
+    monkeypatch.setattr(engine, "compare", compare_then_replace)
+    result = media(deployed, "copy", LIVE, "--to-site", STAGE, "--json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    document = summary(result.stdout)
+    assert document["mode"].startswith("server-side copy")
+    [failure] = document["failed"]
+    assert failure.startswith("private/contracts/terms.pdf: altered since it was listed (ETag ")
+    assert "ignoring x-amz-copy-source-if-match; run again to record it" in failure
+    stage = bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private"))
+    assert stage["contracts/terms.pdf"] == b"x" * 18, "what RGW copied: the object as it is now, not a mix"
+
+
+@pytest.mark.parametrize("server", ["seaweedfs"], indirect=True)
 def test_a_server_side_copy_of_an_object_changed_after_the_listing_is_refused_by_seaweedfs(
     deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -355,7 +419,7 @@ def test_a_server_side_copy_of_an_object_changed_after_the_listing_is_refused_by
 
 @pytest.fixture
 def backup_bucket(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A bucket of the stack's SeaweedFS user, who is also the operator here (the AWS credential chain)."""
+    """A bucket of the stack's user, who is also the operator here (the AWS credential chain)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", deployed.owner.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", deployed.owner.secret_key)
     name = unique_bucket_name("media-backups")
@@ -387,7 +451,7 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
     backed_up = backup_to_bucket(deployed, backup_bucket, folder)
     assert backed_up["keys"] == f"{SHARED_KEY} reads {LIVE}; the operator's credentials write the backup bucket"
     assert backed_up["mode"].startswith("streamed"), "the site key reads, the operator writes"
-    # Both halves land with the backup bucket's default ACL: SeaweedFS refuses even the public half anonymously.
+    # Both halves land with the backup bucket's default ACL: the server refuses even the public half anonymously.
     assert backed_up["privacy"] == {"checked": 5, "listings": 1, "failed": [], "repaired": []}
     stored = f"{deployed.server.http_endpoint}/{backup_bucket}/{BACKUP_PREFIX}"
     assert anonymous_status(f"{stored}/public/uploads/cat.jpg") == 403
@@ -414,15 +478,15 @@ def test_backup_to_a_bucket_is_private_and_restores_to_another_site(
 def test_a_bucket_backups_manifest_names_each_large_objects_etag(
     deployed: Deployed, backup_bucket: str, tmp_path: Path
 ) -> None:
-    # The manifest names the object's real ETag (RGW 16.2 answers CompleteMultipartUpload with an
-    # empty one; SeaweedFS with the multipart ETag, as S3 does).
+    # The manifest names the object's real ETag: RGW 16.2 answers CompleteMultipartUpload with an
+    # empty <ETag/> (Red Hat bug 2266579; transfer.py asks with a HEAD), SeaweedFS as S3 does.
     backup_to_bucket(deployed, backup_bucket, folder_with_manifest(tmp_path / "media", large=True))
     stored = deployed.s3().head_object(Bucket=backup_bucket, Key=f"{BACKUP_PREFIX}/private/{LARGE_KEY}")
     assert bucket_manifest(deployed, backup_bucket)[("private", LARGE_KEY)]["etag"] == stored["ETag"].strip('"')
 
 
 def test_running_every_command_again_copies_nothing(deployed: Deployed, tmp_path: Path) -> None:
-    """The multipart object included: its ETag from SeaweedFS must compare equal to the one computed locally."""
+    """The multipart object included: its ETag from the server must compare equal to the one computed locally."""
     folder = folder_with_manifest(tmp_path / "media", large=True)
     backup, pulled = tmp_path / "backup", tmp_path / "pulled"
     runs = {
@@ -434,8 +498,9 @@ def test_running_every_command_again_copies_nothing(deployed: Deployed, tmp_path
     }
     for command, args in runs.items():
         assert ok(media(deployed, *args, "--json"))["copied"] == 6, command
-    # SeaweedFS's CopyObject keeps a multipart source's ETag, as RGW's does (S3 and moto give a new
-    # single-part one; tests/test_seaweedfs_server.py): the copy's re-run then compares ETags.
+    # Both servers' CopyObject keeps a multipart source's ETag (S3 and moto give a new single-part one;
+    # tests/test_seaweedfs_server.py): the
+    # copy's re-run then compares ETags, not modification times.
     s3 = deployed.s3()
     etags = {site: s3.head_object(Bucket=deployed.bucket(site, "private"), Key=LARGE_KEY)["ETag"] for site in SITES}
     assert len(set(etags.values())) == 1 and etags[LIVE].strip('"').endswith("-2"), etags
