@@ -48,7 +48,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_DIR = "/tmp/site-storage-rgw"
 DEFAULT_HTTP_PORT = 7480  # radosgw's own default
@@ -477,8 +477,18 @@ def remove_state(paths: Layout) -> None:
         file.unlink(missing_ok=True)
 
 
+class LeasedDirectory(Protocol):
+    """What `locked` and `live_sessions` need of a server script's layout (ci/seaweedfs.py's too)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def leases(self) -> Path: ...
+
+
 @contextlib.contextmanager
-def locked(paths: Layout) -> Iterator[None]:
+def locked(paths: LeasedDirectory) -> Iterator[None]:
     """One start or stop at a time per directory (two pytest sessions may start together)."""
     paths.root.mkdir(parents=True, exist_ok=True)
     with (paths.root / ".lock").open("w") as lock:
@@ -716,7 +726,7 @@ def create_user(name: str) -> RgwUser:
         return create_user_with(find_binaries(), Layout(Path(state.directory)), name)
 
 
-def live_sessions(paths: Layout) -> list[int]:
+def live_sessions(paths: LeasedDirectory) -> list[int]:
     sessions = []
     for lease in paths.leases.glob("*"):
         with contextlib.suppress(ValueError):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -36,14 +35,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: python3 ci/seaweedfs.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ci.ceph_rgw import answers_s3, can_bind, free_port, is_ours, last_line, stop_pid
+from ci.ceph_rgw import answers_s3, can_bind, free_port, is_ours, last_line, live_sessions, locked, stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = "/tmp/site-storage-seaweedfs"
@@ -275,15 +273,6 @@ def status() -> SeaweedState:
     return state
 
 
-@contextlib.contextmanager
-def locked(paths: Layout) -> Iterator[None]:
-    """One start or stop at a time per directory (two pytest sessions may start together)."""
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with (paths.root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def stop_server(paths: Layout) -> list[str]:
     """Stop the recorded process (only if it still runs with our config) and remove the data."""
     stopped = []
@@ -390,18 +379,6 @@ def tail(log_file: Path) -> str:
         return last_line(log_file.read_text(errors="replace"))
     except OSError:
         return "no output"
-
-
-def live_sessions(paths: Layout) -> list[int]:
-    sessions = []
-    for lease in paths.leases.glob("*"):
-        with contextlib.suppress(ValueError):
-            pid = int(lease.name)
-            if Path(f"/proc/{pid}").exists():
-                sessions.append(pid)
-                continue
-        lease.unlink(missing_ok=True)  # a session that died without releasing
-    return sessions
 
 
 def release(session: int) -> list[str]:

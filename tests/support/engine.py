@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pulumi import automation as auto
 
+from tests.support.requirement import Requirement
 from tests.support.stacks import ROOT
 
-REQUIRE_VARIABLE = "SITE_STORAGE_REQUIRE_ENGINE"
+REQUIREMENT = Requirement("SITE_STORAGE_REQUIRE_ENGINE")
+required = REQUIREMENT.required
+unavailable = REQUIREMENT.unavailable
 BIN_VARIABLE = "SITE_STORAGE_PULUMI_BIN"
 BUILT_BIN = ROOT / ".pulumi" / "bin"
 PASSPHRASE = "local"
@@ -36,10 +38,6 @@ PASSPHRASE = "local"
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py")
 PROJECT_TREES = ("components", "policy")
 COMMAND_TIMEOUT = 600
-
-
-def required() -> bool:
-    return os.environ.get(REQUIRE_VARIABLE) == "1"
 
 
 def cli_bin() -> tuple[Path | None, str]:
@@ -56,12 +54,6 @@ def cli_bin() -> tuple[Path | None, str]:
     if on_path:
         return Path(on_path).resolve().parent, ""
     return None, "no Pulumi CLI: `make pulumi` builds one into .pulumi/bin (Go 1.26 and the Go module proxy)"
-
-
-def unavailable(reason: str) -> None:
-    if required():
-        pytest.fail(f"{reason} ({REQUIRE_VARIABLE}=1)", pytrace=False)
-    pytest.skip(reason)
 
 
 def copy_project(destination: Path) -> Path:

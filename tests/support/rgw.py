@@ -20,19 +20,11 @@ import pytest
 from botocore.config import Config
 
 from ci import ceph_rgw
+from tests.support.requirement import Requirement
 
-REQUIRE_VARIABLE = "SITE_STORAGE_REQUIRE_RGW"
-
-
-def required() -> bool:
-    return os.environ.get(REQUIRE_VARIABLE) == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Skip (or, when RGW is required, fail) the calling test with `reason`."""
-    if required():
-        pytest.fail(f"{reason} ({REQUIRE_VARIABLE}=1)", pytrace=False)
-    pytest.skip(reason)
+REQUIREMENT = Requirement("SITE_STORAGE_REQUIRE_RGW")
+required = REQUIREMENT.required
+unavailable = REQUIREMENT.unavailable
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from ci import seaweedfs
+from tests.support.requirement import Requirement
 
-REQUIRE_VARIABLE = "SITE_STORAGE_REQUIRE_SEAWEEDFS"
-
-
-def required() -> bool:
-    return os.environ.get(REQUIRE_VARIABLE) == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Skip (or, when SeaweedFS is required, fail) the calling test with `reason`."""
-    if required():
-        pytest.fail(f"{reason} ({REQUIRE_VARIABLE}=1)", pytrace=False)
-    pytest.skip(reason)
+REQUIREMENT = Requirement("SITE_STORAGE_REQUIRE_SEAWEEDFS")
+required = REQUIREMENT.required
+unavailable = REQUIREMENT.unavailable
 
 
 @dataclass(frozen=True)
