@@ -357,12 +357,11 @@ def test_copy_between_sites_with_the_site_keys(deployed: Deployed, tmp_path: Pat
     assert_private_and_public(deployed, STAGE, folder)
 
 
-@pytest.mark.parametrize("server", ["rgw"], indirect=True)
-def test_a_server_side_copy_of_an_object_changed_after_the_listing_fails_by_name_on_rgw(
+def copy_with_the_source_replaced_after_listing(
     deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """RGW 16.2 ignores x-amz-copy-source-if-match (S3 answers 412; GetObject's If-Match RGW honours):
-    the copy of an object replaced since the listing is caught by its ETag afterwards and fails the run."""
+) -> str:
+    """`media copy` LIVE to STAGE with contracts/terms.pdf replaced on LIVE between the listing and the
+    server-side copy: the run must fail (exit 1) on that object alone; returns its failure line."""
     from storagectl.media import engine
 
     folder = folder_with_manifest(tmp_path / "media")
@@ -381,6 +380,16 @@ def test_a_server_side_copy_of_an_object_changed_after_the_listing_fails_by_name
     document = summary(result.stdout)
     assert document["mode"].startswith("server-side copy")
     [failure] = document["failed"]
+    return str(failure)
+
+
+@pytest.mark.parametrize("server", ["rgw"], indirect=True)
+def test_a_server_side_copy_of_an_object_changed_after_the_listing_fails_by_name_on_rgw(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RGW 16.2 ignores x-amz-copy-source-if-match (S3 answers 412; GetObject's If-Match RGW honours):
+    the copy of an object replaced since the listing is caught by its ETag afterwards and fails the run."""
+    failure = copy_with_the_source_replaced_after_listing(deployed, tmp_path, monkeypatch)
     assert failure.startswith("private/contracts/terms.pdf: altered since it was listed (ETag ")
     assert "ignoring x-amz-copy-source-if-match; run again to record it" in failure
     stage = bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private"))
@@ -394,24 +403,7 @@ def test_a_server_side_copy_of_an_object_changed_after_the_listing_is_refused_by
     """SeaweedFS honours x-amz-copy-source-if-match as S3 does (412; RGW 16.2 ignores it): the copy of
     an object replaced since the listing is refused by the server, fails the run by name, and the
     destination gets nothing."""
-    from storagectl.media import engine
-
-    folder = folder_with_manifest(tmp_path / "media")
-    ok(media(deployed, "push", LIVE, str(folder), "--json"))
-    terms = {"Bucket": deployed.bucket(LIVE, "private"), "Key": "contracts/terms.pdf"}
-    original = engine.compare
-
-    def compare_then_replace(*args: Any, **kwargs: Any) -> Any:
-        diff = original(*args, **kwargs)
-        deployed.s3().put_object(**terms, Body=b"x" * len(SMALL_FILES["private"]["contracts/terms.pdf"]))
-        return diff
-
-    monkeypatch.setattr(engine, "compare", compare_then_replace)
-    result = media(deployed, "copy", LIVE, "--to-site", STAGE, "--json")
-    assert result.exit_code == 1, result.stdout + result.stderr
-    document = summary(result.stdout)
-    assert document["mode"].startswith("server-side copy")
-    [failure] = document["failed"]
+    failure = copy_with_the_source_replaced_after_listing(deployed, tmp_path, monkeypatch)
     assert failure.startswith("private/contracts/terms.pdf: altered since it was listed (its ETag is no longer ")
     assert failure.endswith("nothing was written for it; run again to copy it as it is now")
     assert "contracts/terms.pdf" not in bucket_objects(deployed.s3(), deployed.bucket(STAGE, "private"))
