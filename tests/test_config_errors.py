@@ -19,6 +19,8 @@ from components.config import ConfigError, StackSettings, parse_settings, show
 from components.naming import bucket_name_problem
 from components.regions import resolve_region
 from storagectl.stack_files import read_stack_file
+from tests.support.stacks import MINIMAL_AWS as AWS
+from tests.support.stacks import MINIMAL_CUSTOM as CUSTOM
 from tests.support.stacks import write_stack
 
 F = "Pulumi.test.yaml"
@@ -27,15 +29,6 @@ REGIONS = (
     "exoscale-de-muc-1, exoscale-at-vie-1, exoscale-at-vie-2, exoscale-bg-sof-1, or custom"
 )
 ORIGIN_RULE = "use https://host[:port] (one * at most), or * with allow_any_origin: true"
-AWS: dict[str, Any] = {"region": "aws-eu-central-1", "bucket_prefix": "acme-media", "sites": {"acme-live": {}}}
-CUSTOM: dict[str, Any] = {
-    "region": "custom",
-    "endpoint": "https://minio.example.com",
-    "bucket_prefix": "lab",
-    "access_key_id": "minio-key",
-    "secret_access_key": "placeholder",
-    "sites": {"one": {}},
-}
 EXOSCALE: dict[str, Any] = {
     "region": "exoscale-ch-gva-2",
     "bucket_prefix": "helvetia",

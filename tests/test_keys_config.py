@@ -16,9 +16,10 @@ from components.site_keys import declared_keys
 from storagectl.offline import evaluate
 from storagectl.stack_files import read_stack_file
 from tests.support.stacks import ACCESS_KEY, example_stack, of_type, write_stack
+from tests.support.stacks import MINIMAL_AWS as AWS
+from tests.support.stacks import MINIMAL_CUSTOM as CUSTOM
 
 F = "Pulumi.test.yaml"
-AWS: dict[str, Any] = {"region": "aws-eu-central-1", "bucket_prefix": "acme-media", "sites": {"acme-live": {}}}
 EXOSCALE: dict[str, Any] = {
     "region": "exoscale-ch-gva-2",
     "bucket_prefix": "helvetia",
@@ -27,14 +28,6 @@ EXOSCALE: dict[str, Any] = {
     "sites": {"one": {}},
 }
 EXOSCALE_KEYS = {"exoscale:key": "EXO00000000000000000EXAMPLE", "exoscale:secret": {"secure": "v1:TEST"}}
-CUSTOM: dict[str, Any] = {
-    "region": "custom",
-    "endpoint": "https://minio.example.com",
-    "bucket_prefix": "lab",
-    "access_key_id": "minio-key",
-    "secret_access_key": "placeholder",
-    "sites": {"one": {}},
-}
 GENERATION_RULE = "use a whole number from 1 to 9999"
 PREVIOUS_RULE = (
     "use active (the previous generation's key still works), inactive (it is refused; AWS only) or absent "

@@ -84,3 +84,16 @@ def with_credentials(dsn: str, key_id: str, secret: str) -> str:
 
 def options_with_credentials(options: Mapping[str, Any], key_id: str, secret: str) -> dict[str, Any]:
     return {**options, "access_key": key_id, "secret_key": secret}
+
+
+MINIMAL_AWS: dict[str, Any] = {"region": "aws-eu-central-1", "bucket_prefix": "acme-media", "sites": {"acme-live": {}}}
+"""The smallest valid AWS stack's values (write_stack's form): tests build bad ones from it."""
+MINIMAL_CUSTOM: dict[str, Any] = {
+    "region": "custom",
+    "endpoint": "https://minio.example.com",
+    "bucket_prefix": "lab",
+    "access_key_id": "minio-key",
+    "secret_access_key": "placeholder",
+    "sites": {"one": {}},
+}
+"""The smallest valid custom-endpoint stack's values."""
