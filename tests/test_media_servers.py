@@ -33,6 +33,7 @@ from components.generic_s3.connection import Clients, Credentials
 from storagectl.local.command import evaluation_with_key
 from storagectl.media.checksums import PART_SIZE, file_etag
 from storagectl.media.manifest import MANIFEST_NAME, Meta, Record, dumps
+from storagectl.media.transfer import OVER_LARGEST
 from storagectl.provision import provision
 from storagectl.stack_files import read_stack_file
 from tests.support.cli_project import copy_project, invoke
@@ -218,6 +219,8 @@ def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deploye
         "repaired": [],
     }
     assert document["keys"] == f"{SHARED_KEY} writes {LIVE}"
+    # The five small files went through the CRT's client; the 8 MiB one in parts through botocore.
+    assert document["client"] == {"awscrt": 5, "botocore": 1, "botocore_because": {OVER_LARGEST: 1}}
     s3 = deployed.s3()
     assert bucket_objects(s3, deployed.bucket(LIVE, "public")) == SMALL_FILES["public"]
     assert_meta(deployed, LIVE, folder)
@@ -229,7 +232,9 @@ def test_push_then_pull_round_trips_bytes_metadata_and_privacy(deployed: Deploye
     assert public_grants(deployed, LIVE, "private", "contracts/terms.pdf") == []
 
     copy = tmp_path / "copy"
-    assert ok(media(deployed, "pull", LIVE, str(copy), "--json"))["copied"] == 6
+    pulled = ok(media(deployed, "pull", LIVE, str(copy), "--json"))
+    assert pulled["copied"] == 6
+    assert pulled["client"] == {"awscrt": 5, "botocore": 1, "botocore_because": {OVER_LARGEST: 1}}
     assert folder_files(copy) == folder_files(folder)
     records = {(r["kind"], r["key"]): r for r in json.loads((copy / MANIFEST_NAME).read_text())["objects"]}
     assert set(records) == set(folder_files(folder))

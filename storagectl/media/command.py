@@ -119,12 +119,18 @@ def _half_acls(site: SiteTarget) -> dict[str, str | None]:
 
 
 def _site_store(plan: VerifyPlan, site: SiteTarget, clients: Clients, key: str) -> BucketStore:
+    import botocore.credentials
+
     from storagectl.media.stores import BucketStore
 
     buckets = {"public": site.public.name}
     if site.private is not None:
         buckets["private"] = site.private.name
-    client = clients.for_key(site, site.credentials) if key == "site" else clients.operator(site)
+    if key == "site":
+        client = clients.for_key(site, site.credentials)
+        credentials = botocore.credentials.Credentials(site.credentials.key_id, site.credentials.secret)
+    else:
+        client, credentials = clients.operator(site), clients.operator_credentials()
     identity = (site.endpoint_url, site.credentials.key_id if key == "site" else "operator")
     return BucketStore(
         f"site {site.slug}",
@@ -134,6 +140,7 @@ def _site_store(plan: VerifyPlan, site: SiteTarget, clients: Clients, key: str) 
         site=site,
         acls=_half_acls(site),
         anonymous={"public": True, "private": False},
+        credentials=credentials,
     )
 
 
@@ -164,6 +171,7 @@ def _location(value: str, site: SiteTarget, clients: Clients) -> Store:
         acls={},  # the backup bucket's own default: private to its owner
         prefix=prefix,
         anonymous={"public": False, "private": False},
+        credentials=clients.operator_credentials(),
     )
 
 
@@ -246,6 +254,8 @@ def _print(summary: Summary, as_json: bool) -> None:
         )
     for line in summary.cleaned:
         out.print(f"cleaned: {line}", markup=False)
+    if summary.client is not None and (summary.client.crt or summary.client.botocore):
+        out.print(summary.client.line(), markup=False)
     for line in summary.privacy_repaired:
         out.print(f"REPAIRED: {line}", markup=False)
     for line in summary.privacy_failed:

@@ -26,11 +26,12 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storagectl.media import manifest, privacy, upload_journal
+from storagectl.media.crt_client import Tally
 from storagectl.media.diff import Change, Diff, compare
 from storagectl.media.integrity import IntegrityError, is_md5
 from storagectl.media.manifest import Meta, Record
 from storagectl.media.stores import BucketStore, DirStore, Entry, Store
-from storagectl.media.transfer import Moved, head_meta, move, same_endpoint_and_key
+from storagectl.media.transfer import Moved, attach_crt, head_meta, move, same_endpoint_and_key
 from storagectl.verify.results import describe, error_code
 from storagectl.wording import counted
 
@@ -111,6 +112,8 @@ class Summary:
     privacy_repaired: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    client: Tally | None = None
+    """Between a folder and buckets: which client (awscrt, botocore) moved how many objects, and why."""
 
     @property
     def ok(self) -> bool:
@@ -138,6 +141,7 @@ class Summary:
                 "repaired": self.privacy_repaired,
             },
             "changes": self.changes,
+            "client": self.client.document() if self.client is not None else None,
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
         }
@@ -153,6 +157,9 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         locking = f"{destination.root}: locking the folder for this run" if isinstance(destination, DirStore) else ""
         if isinstance(destination, DirStore) and not job.dry_run and not storage_step(locking, destination.lock):
             raise MediaError([f"{destination.root}: another storagectl media run is writing it; wait for it"])
+        crt_side = _crt_side(job)
+        if crt_side is not None and not job.dry_run:
+            attach_crt(crt_side, job.concurrency)
         if isinstance(destination, BucketStore) and not job.dry_run and job.journal_dir is not None:
             journal_dir = job.journal_dir
             destination.journal = storage_step(
@@ -171,11 +178,22 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
             destination.unlock()
 
 
+def _crt_side(job: Job) -> BucketStore | None:
+    """The bucket side of a run between a folder and buckets: its small objects may go through the CRT."""
+    if isinstance(job.source, DirStore) and isinstance(job.destination, BucketStore):
+        return job.destination
+    if isinstance(job.source, BucketStore) and isinstance(job.destination, DirStore):
+        return job.source
+    return None
+
+
 def _run(job: Job, progress: Progress | None) -> Summary:
     started = time.perf_counter()
     report: Progress = progress or (lambda _what, _amount: None)
     mode = _mode(job.source, job.destination)
     summary = Summary(job.command, job.source.label, job.destination.label, job.keys, mode, job.dry_run)
+    crt_side = _crt_side(job)
+    summary.client = crt_side.tally if crt_side is not None and not job.dry_run else None
     with ThreadPoolExecutor(max_workers=max(1, job.concurrency), thread_name_prefix="media") as pool:
         known = _source_manifest(job)
         listings = _listings(job, pool)

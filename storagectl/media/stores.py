@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from storagectl.atomic_files import write_atomic
 from storagectl.media.checksum_cache import CACHE_NAME, ChecksumCache, Stamp
 from storagectl.media.checksums import file_etag
+from storagectl.media.crt_client import CrtClient, Tally
 from storagectl.media.manifest import KINDS, MANIFEST_NAME
 from storagectl.media.upload_journal import UploadJournal
 from storagectl.verify.clients import KeyedClient
@@ -67,6 +68,7 @@ class BucketStore:
         acls: dict[str, str | None],
         prefix: str | None = None,
         anonymous: dict[str, bool] | None = None,
+        credentials: Any = None,
     ) -> None:
         self.label = label
         """For messages: `site acme-live` or `s3://bucket/prefix`."""
@@ -84,6 +86,11 @@ class BucketStore:
         """Per half: True if anyone may read it, False if an anonymous GET must be refused."""
         self.journal: UploadJournal | None = None
         """Where a run writes down the multipart uploads it starts here (see upload_journal)."""
+        self.credentials = credentials
+        """The botocore Credentials `client` signs with, for the CRT client; None: the CRT is not used."""
+        self.crt: CrtClient | None = None
+        """Small objects' PUTs and GETs go through it when a run attached one (see crt_client)."""
+        self.tally = Tally()
 
     @property
     def kinds(self) -> tuple[str, ...]:

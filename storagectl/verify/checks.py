@@ -6,6 +6,7 @@ afterwards, also when a check fails (see `bucket_round_trip`).
 
 from __future__ import annotations
 
+import functools
 import socket
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from storagectl.botocore_network import ca_bundle, proxy_for
 from storagectl.verify.plan import BucketTarget, SiteTarget
 from storagectl.verify.results import (
     ANONYMOUS_LIST_CHECKS,
@@ -66,18 +68,24 @@ class HttpAnswer:
 
 # Shared by every worker thread (urllib3 pools are thread-safe) and kept alive between
 # requests: a new connection per GET costs both ends CPU that a concurrent run is short of.
-_ANONYMOUS = urllib3.PoolManager(
-    maxsize=HTTP_CONNECTIONS_PER_HOST,
-    headers={"User-Agent": "storagectl-verify"},
-    timeout=urllib3.Timeout(connect=HTTP_TIMEOUT_SECONDS, read=HTTP_TIMEOUT_SECONDS),
-    retries=urllib3.Retry(total=2, redirect=5, raise_on_redirect=False),
-)
+# They trust the CA and take the proxy botocore does, so a custom endpoint behind a private CA
+# or a company proxy answers these GETs as it answers the signed ones.
+@functools.cache
+def _anonymous(ca_bundle: str, proxy: str | None) -> urllib3.PoolManager:
+    settings: dict[str, Any] = {
+        "maxsize": HTTP_CONNECTIONS_PER_HOST,
+        "headers": {"User-Agent": "storagectl-verify"},
+        "timeout": urllib3.Timeout(connect=HTTP_TIMEOUT_SECONDS, read=HTTP_TIMEOUT_SECONDS),
+        "retries": urllib3.Retry(total=2, redirect=5, raise_on_redirect=False),
+        "ca_certs": ca_bundle,
+    }
+    return urllib3.ProxyManager(proxy, **settings) if proxy else urllib3.PoolManager(**settings)
 
 
 def http_get(url: str) -> HttpAnswer:
     """A plain GET, as a browser or CDN would send it: no credentials, no signing, redirects followed."""
     try:
-        answer = _ANONYMOUS.request("GET", url, preload_content=False)
+        answer = _anonymous(ca_bundle(), proxy_for(url)).request("GET", url, preload_content=False)
         complete = False
         try:
             body = answer.read(_MAX_BODY)

@@ -256,6 +256,10 @@ class Clients:
         """A client with the operator's credentials on the site's endpoint."""
         return self._shared(self._operators, site, self._operator_session, (OPERATOR_CHECKSUMS, OPERATOR_CHECKSUMS))
 
+    def operator_credentials(self) -> botocore.credentials.Credentials | None:
+        """What `operator` clients sign with (the default chain when none were given); None: none found."""
+        return self._operator_session().get_credentials()
+
     def _shared(
         self,
         cache: dict[EndpointKey, Any],
