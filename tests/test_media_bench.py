@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from benchmarks.media_bench import BOUND_SHARE, TARGET_VS_S5CMD, Timed, bound_by, timed, verdicts
+from benchmarks.media_bench import BOUND_SHARE, TARGET_VS_S5CMD, Floors, Timed, bound_by, timed, verdicts
 from benchmarks.placement import Sides, core_busy, core_pair, cores_apart, read_core_times
 from benchmarks.seaweed_server import s3_requests, seaweed_server
 from ci import seaweedfs
@@ -99,6 +99,37 @@ def test_slow_rerun_is_bound_by_its_own_run() -> None:
     rerun = next(verdict for verdict in found if verdict.name.startswith("pull: re-run"))
     assert (rerun.met, rerun.value) == (False, 5.0)
     assert rerun.bound == "server CPU (client 20% of its core, server 95%)"
+
+
+def test_a_target_the_servers_cpu_puts_out_of_reach_says_so() -> None:
+    # aws took 30 s, so 5x asks for 6 s; the server and proxy needed 7 s of CPU on their one core.
+    found = verdicts(transfer_runs({"aws s3 sync push": run(30), "media push": run(10, client=4, server=6, proxy=1)}))
+    vs_aws = next(verdict for verdict in found if verdict.name.startswith("push: 3.0x faster than aws"))
+    assert not vs_aws.met
+    assert vs_aws.floor == (
+        "the server and proxy spent 7.0 s of CPU on their one core for these requests, "
+        "more than the 6.0 s the target allows"
+    )
+    assert vs_aws.line().endswith(f"; out of reach here: {vs_aws.floor}")
+
+
+def test_a_missed_target_the_server_could_have_met_names_no_floor() -> None:
+    # 5x asks for 6 s and the server needed 3 s: the miss is the client's, not out of reach.
+    found = verdicts(transfer_runs({"aws s3 sync push": run(30), "media push": run(10, client=9, server=3)}))
+    vs_aws = next(verdict for verdict in found if verdict.name.startswith("push: 3.0x faster than aws"))
+    assert (vs_aws.met, vs_aws.floor) == (False, "")
+    assert vs_aws.bound.startswith("client CPU")
+
+
+def test_a_rerun_below_start_up_plus_listing_is_out_of_reach() -> None:
+    # The first push took 10 s: 20x asks for 0.5 s, and start-up plus listing alone take 0.8 s.
+    found = verdicts(transfer_runs({"media push (nothing changed)": run(1.0, client=0.9)}), Floors(0.45, 0.35))
+    rerun = next(verdict for verdict in found if verdict.name.startswith("push: re-run"))
+    assert not rerun.met
+    assert rerun.floor == "start-up 0.45 s + listing both buckets 0.35 s is more than the 0.50 s the target allows"
+    # With a floor below the target's time, a miss is the tool's own.
+    found = verdicts(transfer_runs({"media push (nothing changed)": run(1.0, client=0.9)}), Floors(0.1, 0.2))
+    assert next(verdict for verdict in found if verdict.name.startswith("push: re-run")).floor == ""
 
 
 def test_refuses_peak_memory_at_the_limit() -> None:
