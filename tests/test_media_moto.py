@@ -416,6 +416,35 @@ def test_files_a_pull_wrote_are_remembered_so_pushing_them_back_reads_none(
     assert reads == []
 
 
+def test_a_no_change_pull_leaves_the_manifest_alone_and_any_difference_rewrites_it(
+    deployed: Deployment, tmp_path: Path
+) -> None:
+    pushed(deployed, tmp_path, large=False)
+    copy = tmp_path / "copy"
+    assert media(deployed, tmp_path, "pull", "acme-live", str(copy)).exit_code == 0
+    path = copy / MANIFEST_NAME
+    written, inode = path.read_text(), path.stat().st_ino
+
+    # Nothing changed: the file is not replaced (manifests are written to a temp file, then renamed).
+    again = media(deployed, tmp_path, "pull", "acme-live", str(copy), "--json")
+    assert summary(again.stdout)["copied"] == 0
+    assert (path.read_text(), path.stat().st_ino) == (written, inode)
+
+    # A record lost by hand, every file in place: nothing to copy, and the manifest is whole again.
+    document = json.loads(written)
+    document["objects"] = [entry for entry in document["objects"] if entry["key"] != "uploads/cat.jpg"]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    again = media(deployed, tmp_path, "pull", "acme-live", str(copy), "--json")
+    assert summary(again.stdout)["copied"] == 0
+    assert path.read_text() == written
+
+    # A file gone: copied again, and the manifest (removed while the folder was incomplete) written.
+    (copy / "public" / "uploads" / "cat.jpg").unlink()
+    again = media(deployed, tmp_path, "pull", "acme-live", str(copy), "--json")
+    assert summary(again.stdout)["copied"] == 1
+    assert path.read_text() == written
+
+
 def test_files_changed_just_now_are_not_remembered(deployed: Deployment, tmp_path: Path) -> None:
     # Written a moment ago: a second edit in the same clock tick would keep the stat as it is.
     assert remembered(pushed(deployed, tmp_path, large=False)) == {}
