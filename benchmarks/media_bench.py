@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -183,7 +184,7 @@ class Floors:
     startup_seconds: float
     """Starting the interpreter, importing storagectl's media engine and awscrt, making a boto3 client."""
     listing_seconds: float
-    """Listing both buckets through the delay with boto3, nothing else."""
+    """Listing both buckets at once through the delay with boto3, nothing else."""
 
 
 def server_floor(run: Timed, target_seconds: float) -> str:
@@ -527,11 +528,16 @@ def run_tools(target: Target, folder: Path, work: Path, media_only: bool, aws: P
         # What the checksum cache saves: the same re-run reading every file again.
         (folder / CACHE_NAME).unlink()
         runs["media push (no checksum cache)"] = timed_here(push)
-        # The floor of any incremental run: listing both buckets through the delay, nothing else.
-        listed = time.perf_counter()
-        for bucket in target.buckets.values():
+
+        # The floor of any incremental run: listing both buckets through the delay, nothing else,
+        # both at once as media lists them (pages of one bucket follow each other's tokens).
+        def list_all(bucket: str) -> None:
             for _ in target.delayed.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 pass
+
+        listed = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(target.buckets)) as listing:
+            list(listing.map(list_all, target.buckets.values()))
         listing_seconds = time.perf_counter() - listed
         startup_seconds = timed_here([[sys.executable, "-c", STARTUP]]).seconds
         if not media_only:
@@ -669,7 +675,7 @@ def report(server_runs: ServerRuns, small: int, total: int) -> None:
     floors = server_runs.floors
     print(
         f"floor of any incremental run: start-up {floors.startup_seconds:.2f} s (interpreter, imports, a boto3 "
-        f"client) + listing both buckets alone (boto3, no tool) {floors.listing_seconds:.2f} s"
+        f"client) + listing both buckets at once alone (boto3, no tool) {floors.listing_seconds:.2f} s"
     )
     for verdict in server_runs.verdicts():
         print(verdict.line())
