@@ -164,7 +164,7 @@ class CrtClient:
             connect_timeout_ms=connect_timeout_seconds * 1000,
         )
 
-    def _place(self, bucket: str, key: str) -> tuple[str, str]:
+    def place(self, bucket: str, key: str) -> tuple[str, str]:
         path = quote(key, safe="/~")
         if self.signing.addressing_style == "virtual":
             return f"{bucket}.{self._netloc}", f"{self._base_path}/{path}"
@@ -174,7 +174,7 @@ class CrtClient:
         """PutObject with botocore's arguments (ACL, Metadata, Content*); the ETag answered, without quotes."""
         from awscrt.http import HttpHeaders, HttpRequest
 
-        host, path = self._place(bucket, key)
+        host, path = self.place(bucket, key)
         headers = [
             ("Host", host),
             ("Content-Length", str(len(body))),
@@ -188,7 +188,7 @@ class CrtClient:
         """GetObject of the whole object (naming the planned ETag): its ETag, metadata and body."""
         from awscrt.http import HttpHeaders, HttpRequest
 
-        host, path = self._place(bucket, key)
+        host, path = self.place(bucket, key)
         headers = [("Host", host)]
         if if_match:
             headers.append(("If-Match", f'"{if_match}"'))

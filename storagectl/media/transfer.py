@@ -80,8 +80,10 @@ def attach_crt(store: BucketStore, connections: int) -> None:
         store.tally.unavailable = "no credentials to hand to the CRT"
         return
     site = store.site
+    # An AWS site names no endpoint: botocore resolved the region's, and the CRT goes there too.
+    endpoint = site.endpoint_url or str(store.client.meta.endpoint_url)
     signing = crt_client.Signing(
-        site.endpoint_url, site.region_name, site.addressing_style, site.signature_version, store.credentials
+        endpoint, site.region_name, site.addressing_style, site.signature_version, store.credentials
     )
     reason = crt_client.unavailable(signing)
     if reason is None:
