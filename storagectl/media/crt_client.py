@@ -184,8 +184,8 @@ class CrtClient:
         answer = self._send(HttpRequest("PUT", path, HttpHeaders(headers), io.BytesIO(body)), "PutObject", None)
         return answer.header("etag").strip('"')
 
-    def get(self, bucket: str, key: str, if_match: str | None) -> tuple[str, Meta, bytes]:
-        """GetObject of the whole object (naming the planned ETag): its ETag, metadata and body."""
+    def get(self, bucket: str, key: str, if_match: str | None) -> Fetched:
+        """GetObject of the whole object, naming the planned ETag."""
         from awscrt.http import HttpHeaders, HttpRequest
 
         host, path = self.place(bucket, key)
@@ -194,7 +194,7 @@ class CrtClient:
             headers.append(("If-Match", f'"{if_match}"'))
         body = bytearray()
         answer = self._send(HttpRequest("GET", path, HttpHeaders(headers)), "GetObject", body)
-        return answer.header("etag").strip('"'), answer.meta(), bytes(body)
+        return Fetched(answer.header("etag").strip('"'), answer.meta(), bytes(body))
 
     def _send(self, request: Any, operation: str, body: bytearray | None) -> Answer:
         from awscrt.exceptions import AwsCrtError
@@ -226,6 +226,15 @@ class CrtClient:
             sent.cancel()
             raise CrtFailed(f"no answer within {self.timeout_seconds:g} s") from None
         return answer
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A whole object as one GET answered it."""
+
+    etag: str
+    meta: Meta
+    body: bytes
 
 
 @dataclass

@@ -15,7 +15,7 @@ private half gets `private` or the owner-only ACL, never a public one) and the s
 metadata. Single-part ETags are MD5s, so each upload's answer is compared with the MD5 of what was sent.
 
 Objects up to crt_client.LARGEST are uploaded and downloaded through the AWS CRT where a run
-attached one to the bucket side (`attach`): the same requests at a fifth of botocore's CPU.
+attached one to the bucket side (`attach_crt`): the same requests at a fifth of botocore's CPU.
 Whatever the CRT cannot do, or did not complete, botocore does, and the store's tally says why.
 """
 
@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutErr
 
 from storagectl.media import crt_client
 from storagectl.media.checksums import MULTIPART_THRESHOLD, PART_SIZE
-from storagectl.media.crt_client import CrtFailed, Refused
+from storagectl.media.crt_client import CrtFailed, Fetched, Refused
 from storagectl.media.integrity import IntegrityError, ReadCheck, is_md5
 from storagectl.media.manifest import Meta
 from storagectl.media.stores import PARTIAL_SUFFIX, BucketStore, DirStore, Entry, Store
@@ -237,7 +237,8 @@ def _put(destination: BucketStore, entry: Entry, meta: Meta, body: Readable, che
     return _checked(entry, etag, check.digest.etag())
 
 
-OVER_LARGEST = f"over {crt_client.LARGEST // 1024**2} MiB (multipart or ranged GETs: botocore's)"
+OVER_LARGEST = f"over {crt_client.LARGEST // 1024**2} MiB"
+"""Why botocore moved an object: above it, bandwidth decides, not the client's CPU per request."""
 
 
 def _put_whole(destination: BucketStore, data: bytes, arguments: dict[str, Any]) -> str:
@@ -276,7 +277,7 @@ def _crt_off(store: BucketStore, error: CrtFailed) -> str:
     return reason
 
 
-def _got_whole(source: BucketStore, entry: Entry) -> tuple[str, Meta, bytes] | None:
+def _got_whole(source: BucketStore, entry: Entry) -> Fetched | None:
     """GetObject through the CRT of a small object naming its planned ETag, or None for botocore to do."""
     crt, tally = source.crt, source.tally
     if crt is None:
@@ -367,9 +368,15 @@ def _read_exactly(body: Readable, size: int) -> bytes:
 
 
 def _download(source: BucketStore, destination: DirStore, entry: Entry) -> Moved:
-    whole = _got_whole(source, entry)
-    body = None if whole is not None else ResumableBody(source, entry)
-    blocks: Iterable[bytes] = body.chunks(DOWNLOAD_CHUNK) if body is not None else [whole[2]] if whole else []
+    fetched = _got_whole(source, entry)
+    body: ResumableBody | None = None
+    got: Fetched | ResumableBody
+    blocks: Iterable[bytes]
+    if fetched is not None:
+        got, blocks = fetched, [fetched.body]
+    else:
+        body = got = ResumableBody(source, entry)
+        blocks = body.chunks(DOWNLOAD_CHUNK)
     path = destination.path(entry.kind, entry.key)
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     check = _read_check(entry)
@@ -390,8 +397,7 @@ def _download(source: BucketStore, destination: DirStore, entry: Entry) -> Moved
     os.utime(path, (entry.modified, entry.modified))
     written = check.digest.etag()
     destination.remember_written(entry.kind, entry.key, written)
-    etag, meta = (body.etag, body.meta) if body is not None else (whole[0], whole[1]) if whole else ("", Meta())
-    return Moved(entry.origin_etag or entry.etag or etag, written, meta)
+    return Moved(entry.origin_etag or entry.etag or got.etag, written, got.meta)
 
 
 def _planned(entry: Entry, call: Any) -> Any:
