@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from storagectl.media import checksum_cache, engine, stores
+from storagectl.media import checksum_cache, crt_client, engine, stores
 from storagectl.media.checksum_cache import CACHE_NAME
 from storagectl.media.checksums import PART_SIZE
 from storagectl.media.manifest import MANIFEST_NAME
@@ -242,6 +242,22 @@ def test_refuses_an_unknown_site(deployed: Deployment, tmp_path: Path) -> None:
         result.stderr
     )
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_refuses_an_unknown_transfer_client_before_writing_anything(
+    deployed: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    folder = media_folder(tmp_path / "media") if command == "push" else tmp_path / "pulled"
+    monkeypatch.setenv(crt_client.CHOICE_VARIABLE, "fast")
+    result = media(deployed, tmp_path, command, "acme-live", str(folder))
+    assert result.exit_code == 2
+    assert one_line(result).endswith(
+        "environment variable STORAGECTL_TRANSFER_CLIENT: 'fast' is not a client; allowed: auto, botocore"
+    )
+    assert "Traceback" not in result.stderr
+    assert bucket_objects(deployed.s3(), LIVE[0]) == {}
+    assert command == "push" or not any((folder / "public").glob("**/*"))
 
 
 @pytest.mark.parametrize(("option", "value"), [("--check", "some"), ("--key", "admin")])

@@ -13,7 +13,7 @@ botocore would trust (AWS_CA_BUNDLE, the config file's ca_bundle, else botocore'
 proxies come from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, which the CRT reads as botocore does.
 
 What it leaves to botocore (`unavailable` names why, and the run's output says so): signature
-version 2, a proxy reached over https or with credentials, proxies from a botocore config, and
+version 2, a proxy reached over https or with credentials (not tried with the CRT), and
 STORAGECTL_TRANSFER_CLIENT=botocore. Larger objects always go through botocore (multipart, the
 upload journal, ranged resumes); a request the CRT could not complete is done again by botocore.
 """
@@ -97,12 +97,17 @@ class Tally:
         return "client: " + "; ".join(parts)
 
 
+def choice_problem() -> str | None:
+    """One line when STORAGECTL_TRANSFER_CLIENT holds something else than auto or botocore."""
+    choice = os.environ.get(CHOICE_VARIABLE, "")
+    if choice in ("", *CHOICES):
+        return None
+    return f"environment variable {CHOICE_VARIABLE}: {choice!r} is not a client; allowed: {', '.join(CHOICES)}"
+
+
 def unavailable(signing: Signing) -> str | None:
     """Why the CRT cannot serve this endpoint exactly as botocore would, or None."""
-    choice = os.environ.get(CHOICE_VARIABLE, "auto") or "auto"
-    if choice not in CHOICES:
-        return f"{CHOICE_VARIABLE}={choice!r} is not one of {', '.join(CHOICES)}"
-    if choice == "botocore":
+    if os.environ.get(CHOICE_VARIABLE) == "botocore":
         return f"{CHOICE_VARIABLE}=botocore"
     if signature_version_of(signing) != "s3v4":
         return f"signature version {signing.signature_version} (the CRT signs SigV4 only)"
@@ -115,7 +120,7 @@ def unavailable(signing: Signing) -> str | None:
     if proxy is not None:
         parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         if parts.scheme != "http":
-            return f"the {scheme} proxy is reached over {parts.scheme} (the CRT's env proxies: http only)"
+            return f"the {scheme} proxy is reached over {parts.scheme} (not tried with the CRT)"
         if parts.username or parts.password:
             return "the proxy takes credentials (not handed to the CRT)"
     return None

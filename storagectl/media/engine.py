@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storagectl.media import manifest, privacy, upload_journal
+from storagectl.media import crt_client, manifest, privacy, upload_journal
 from storagectl.media.crt_client import Tally
 from storagectl.media.diff import Change, Diff, compare
 from storagectl.media.integrity import IntegrityError, is_md5
@@ -159,6 +159,9 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
             raise MediaError([f"{destination.root}: another storagectl media run is writing it; wait for it"])
         crt_side = _crt_side(job)
         if crt_side is not None and not job.dry_run:
+            problem = crt_client.choice_problem()
+            if problem is not None:
+                raise MediaError([problem])
             attach_crt(crt_side, job.concurrency)
         if isinstance(destination, BucketStore) and not job.dry_run and job.journal_dir is not None:
             journal_dir = job.journal_dir
