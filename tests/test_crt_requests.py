@@ -109,20 +109,20 @@ def test_the_crt_sends_each_key_where_botocore_does(endpoint: str, style: str, m
         assert store.crt.place(BUCKET, key) == botocore_url(client, BUCKET, key), key
 
 
+PUT_ARGUMENTS: dict[str, Any] = {
+    "ACL": "private",
+    "ContentType": "application/pdf",
+    "CacheControl": "private, max-age=60",
+    "ContentDisposition": "attachment",
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "de",
+    "Metadata": {"owner": "42"},
+}
+"""Every PutObject argument storagectl sends that becomes a header."""
+
+
 def test_request_headers_are_botocores_names_for_its_arguments() -> None:
-    headers = crt_client.request_headers(
-        {
-            "Bucket": BUCKET,
-            "Key": "k",
-            "ACL": "private",
-            "ContentType": "application/pdf",
-            "CacheControl": "private, max-age=60",
-            "ContentDisposition": "attachment",
-            "ContentEncoding": "gzip",
-            "ContentLanguage": "de",
-            "Metadata": {"owner": "42"},
-        }
-    )
+    headers = crt_client.request_headers({"Bucket": BUCKET, "Key": "k", **PUT_ARGUMENTS})
     # What botocore serialises for the same PutObject arguments (its own serializer, no network).
     # when_required: with the default, botocore would add an aws-chunked CRC32 trailer (not a header's name).
     client = boto3.client(
@@ -132,18 +132,7 @@ def test_request_headers_are_botocores_names_for_its_arguments() -> None:
         aws_secret_access_key="b",
         config=botocore.config.Config(request_checksum_calculation="when_required"),
     )
-    request = sent_by_botocore(
-        client,
-        Bucket=BUCKET,
-        Key="k",
-        ACL="private",
-        ContentType="application/pdf",
-        CacheControl="private, max-age=60",
-        ContentDisposition="attachment",
-        ContentEncoding="gzip",
-        ContentLanguage="de",
-        Metadata={"owner": "42"},
-    )
+    request = sent_by_botocore(client, Bucket=BUCKET, Key="k", **PUT_ARGUMENTS)
     sent = {
         name.lower(): value.decode() if isinstance(value, bytes) else value for name, value in request.headers.items()
     }

@@ -10,6 +10,7 @@ says which client moved how many objects; a fallback to botocore is named there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -175,9 +176,24 @@ def crt_store(deployed: Deployed) -> BucketStore:
     return store
 
 
-def put_through_the_crt(store: BucketStore, key: str) -> str:
+BODY = b"through the CRT"
+
+
+def put_through_the_crt(store: BucketStore, key: str, md5: str = hashlib.md5(BODY).hexdigest()) -> str:
     assert store.crt is not None, store.tally.unavailable
-    return store.crt.put(store.buckets["public"], key, b"through the CRT", {"ACL": "public-read"})
+    headers = crt_client.request_headers({"ACL": "public-read"})
+    return store.crt.put(store.buckets["public"], key, BODY, headers, md5)
+
+
+def test_the_server_checks_the_md5_the_crt_sends(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PUT carries the body's MD5 (Content-MD5): a body that differs from it is refused, not stored."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(deployed.rgw.ca_bundle))
+    store = crt_store(deployed)
+    assert put_through_the_crt(store, "checked.txt") == hashlib.md5(BODY).hexdigest()
+    with pytest.raises(crt_client.Refused) as refused:
+        put_through_the_crt(store, "corrupted.txt", md5=hashlib.md5(b"other bytes").hexdigest())
+    assert (refused.value.status, refused.value.code) == (400, "BadDigest")
+    assert set(bucket_objects(deployed.s3(), deployed.bucket("public"))) == {"checked.txt"}
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy"])
@@ -211,26 +227,30 @@ def test_the_crt_trusts_only_the_ca_botocore_would(deployed: Deployed, monkeypat
     assert put_through_the_crt(crt_store(deployed), "trusted.txt")
 
 
-@pytest.mark.parametrize(
-    ("variable", "value", "reason"),
-    [
-        (crt_client.CHOICE_VARIABLE, "botocore", f"{crt_client.CHOICE_VARIABLE}=botocore"),
-        ("HTTPS_PROXY", "https://127.0.0.1:9", "the https proxy is reached over https"),
-        ("HTTPS_PROXY", "http://user:pass@127.0.0.1:9", "the proxy takes credentials"),
-    ],
-)
-def test_what_the_crt_cannot_serve_falls_back_to_botocore_and_says_so(
-    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+def test_botocore_chosen_in_the_environment_moves_every_object_and_says_why(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_CA_BUNDLE", str(deployed.rgw.ca_bundle))
-    monkeypatch.setenv(variable, value)
-    if variable == crt_client.CHOICE_VARIABLE:
-        folder = media_folder(tmp_path / "media")
-        plain = invoke("media", "push", SITE, str(folder), "--stack", STACK, "--outputs", str(deployed.outputs))
-        assert plain.exit_code == 0, plain.stdout + plain.stderr
-        count = len(folder_files(folder))
-        assert f"client: botocore {count} objects ({reason})" in plain.stdout
-        return
+    monkeypatch.setenv(crt_client.CHOICE_VARIABLE, "botocore")
+    folder = media_folder(tmp_path / "media")
+    plain = invoke("media", "push", SITE, str(folder), "--stack", STACK, "--outputs", str(deployed.outputs))
+    assert plain.exit_code == 0, plain.stdout + plain.stderr
+    count = len(folder_files(folder))
+    assert f"client: botocore {count} objects ({crt_client.CHOICE_VARIABLE}=botocore)" in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("proxy", "reason"),
+    [
+        ("https://127.0.0.1:9", "the https proxy is reached over https"),
+        ("http://user:pass@127.0.0.1:9", "the proxy takes credentials"),
+    ],
+)
+def test_a_proxy_the_crt_was_not_tried_with_leaves_it_unused_and_named(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch, proxy: str, reason: str
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(deployed.rgw.ca_bundle))
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
     store = crt_store(deployed)
     assert store.crt is None and store.tally.unavailable is not None
     assert store.tally.unavailable.startswith(reason)

@@ -121,6 +121,41 @@ def test_passing_503s_resets_and_delays_are_ridden_out(proxy: FaultProxy, deploy
     assert bucket_objects(deployed.s3(), LIVE[1]) == SMALL_FILES["private"]
 
 
+@pytest.mark.parametrize("answer", [Status(503, "SlowDown"), Status(500, "InternalError")], ids=["503", "500"])
+def test_a_small_object_the_crt_was_refused_is_sent_by_botocore_and_named(
+    proxy: FaultProxy, deployed: Deployment, tmp_path: Path, answer: Status
+) -> None:
+    """A server that answers with an error is no unreachable one: the CRT stays on for the other objects."""
+    folder = media_folder(tmp_path / "media")
+    # The CRT tries once more after such an answer; both refused, botocore sends the object.
+    proxy.inject(answer, path_contains("/uploads/cat.jpg", methods=("PUT",)), times=2)
+    result = through(proxy, deployed, tmp_path, "push", "acme-live", str(folder), "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert summary(result.stdout)["client"] == {
+        "awscrt": 4,
+        "botocore": 1,
+        "botocore_because": {f"the CRT's request was refused ({answer.code} {answer.error}), botocore tried again": 1},
+    }
+    assert bucket_objects(deployed.s3(), LIVE[0]) == SMALL_FILES["public"]
+
+
+def test_after_a_request_the_crt_got_no_answer_to_botocore_moves_the_rest(
+    proxy: FaultProxy, deployed: Deployment, tmp_path: Path
+) -> None:
+    folder = media_folder(tmp_path / "media")
+    # One object at a time: the first PUT's connection is reset (and its retry's), then none is.
+    proxy.inject(Reset(), method("PUT"), times=2)
+    result = through(proxy, deployed, tmp_path, "push", "acme-live", str(folder), "--json", "--concurrency", "1")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    client = summary(result.stdout)["client"]
+    assert (client["awscrt"], client["botocore"]) == (0, 5)
+    [(reason, count)] = client["botocore_because"].items()
+    assert count == 5
+    assert reason.startswith("the CRT got no answer (") and reason.endswith("): botocore moved it and the rest")
+    assert bucket_objects(deployed.s3(), LIVE[0]) == SMALL_FILES["public"]
+    assert bucket_objects(deployed.s3(), LIVE[1]) == SMALL_FILES["private"]
+
+
 def test_a_download_cut_mid_body_is_resumed_within_the_run(
     proxy: FaultProxy, deployed: Deployment, tmp_path: Path
 ) -> None:

@@ -21,7 +21,6 @@ upload journal, ranged resumes); a request the CRT could not complete is done ag
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import os
 import threading
@@ -34,6 +33,11 @@ from storagectl.media.manifest import Meta
 
 LARGEST = 1024 * 1024
 """Objects up to this size go through the CRT: above it, bandwidth, not per-request CPU, decides."""
+ANSWERED_ERRORS = {
+    "AWS_ERROR_S3_SLOW_DOWN": (503, "SlowDown"),
+    "AWS_ERROR_S3_INTERNAL_ERROR": (500, "InternalError"),
+}
+"""The CRT's errors that stand for an HTTP answer (awscrt 0.38.0): a server that answers is not unreachable."""
 CHOICE_VARIABLE = "STORAGECTL_TRANSFER_CLIENT"
 CHOICES = ("auto", "botocore")
 RETRIES = 1
@@ -175,18 +179,19 @@ class CrtClient:
             return f"{bucket}.{self._netloc}", f"{self._base_path}/{path}"
         return self._netloc, f"{self._base_path}/{bucket}/{path}"
 
-    def put(self, bucket: str, key: str, body: bytes, arguments: dict[str, Any]) -> str:
-        """PutObject with botocore's arguments (ACL, Metadata, Content*); the ETag answered, without quotes."""
+    def put(self, bucket: str, key: str, body: bytes, headers: list[tuple[str, str]], md5: str) -> str:
+        """PutObject with `request_headers`' headers and the body's MD5 (hex, as the caller hashed it) sent
+        as Content-MD5, which the server checks; the ETag answered, without quotes."""
         from awscrt.http import HttpHeaders, HttpRequest
 
         host, path = self.place(bucket, key)
-        headers = [
+        sent = [
             ("Host", host),
             ("Content-Length", str(len(body))),
-            ("Content-MD5", base64.b64encode(hashlib.md5(body).digest()).decode()),
-            *request_headers(arguments),
+            ("Content-MD5", base64.b64encode(bytes.fromhex(md5)).decode()),
+            *headers,
         ]
-        answer = self._send(HttpRequest("PUT", path, HttpHeaders(headers), io.BytesIO(body)), "PutObject", None)
+        answer = self._send(HttpRequest("PUT", path, HttpHeaders(sent), io.BytesIO(body)), "PutObject", None)
         return answer.header("etag").strip('"')
 
     def get(self, bucket: str, key: str, if_match: str | None) -> Fetched:
@@ -226,6 +231,9 @@ class CrtClient:
         except S3ResponseError as error:
             raise Refused(error.status_code, error_code_of(error.body)) from None
         except AwsCrtError as error:
+            # The CRT reports some answers as errors of its own (a 503 SlowDown: AWS_ERROR_S3_SLOW_DOWN).
+            if error.name in ANSWERED_ERRORS:
+                raise Refused(*ANSWERED_ERRORS[error.name]) from None
             raise CrtFailed(error.name) from None
         except TimeoutError:
             sent.cancel()
@@ -253,14 +261,13 @@ class Answer:
     def meta(self) -> Meta:
         """As botocore's GetObject answer gives them (user metadata names in lower case)."""
         values = {key.lower(): value for key, value in self.headers}
-        return Meta(
-            content_type=values.get("content-type"),
-            cache_control=values.get("cache-control"),
-            content_disposition=values.get("content-disposition"),
-            content_encoding=values.get("content-encoding"),
-            content_language=values.get("content-language"),
-            metadata={key[len(META_PREFIX) :]: value for key, value in values.items() if key.startswith(META_PREFIX)},
-        )
+        answer: dict[str, Any] = {
+            name: values[header.lower()] for name, header in _HEADERS.items() if header.lower() in values
+        }
+        answer["Metadata"] = {
+            key[len(META_PREFIX) :]: value for key, value in values.items() if key.startswith(META_PREFIX)
+        }
+        return Meta.from_response(answer)
 
 
 META_PREFIX = "x-amz-meta-"
@@ -281,9 +288,9 @@ def request_headers(arguments: dict[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-def sendable(arguments: dict[str, Any]) -> bool:
+def sendable(headers: list[tuple[str, str]]) -> bool:
     """Whether every header is ASCII: botocore encodes other text its own way, so those objects stay with it."""
-    return all(value.isascii() and name.isascii() for name, value in request_headers(arguments))
+    return all(value.isascii() and name.isascii() for name, value in headers)
 
 
 def error_code_of(body: bytes | None) -> str:

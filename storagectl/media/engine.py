@@ -157,8 +157,8 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         locking = f"{destination.root}: locking the folder for this run" if isinstance(destination, DirStore) else ""
         if isinstance(destination, DirStore) and not job.dry_run and not storage_step(locking, destination.lock):
             raise MediaError([f"{destination.root}: another storagectl media run is writing it; wait for it"])
-        crt_side = _crt_side(job)
-        if crt_side is not None and not job.dry_run:
+        crt_side = _crt_side(job) if not job.dry_run else None
+        if crt_side is not None:
             problem = crt_client.choice_problem()
             if problem is not None:
                 raise MediaError([problem])
@@ -168,7 +168,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
             destination.journal = storage_step(
                 f"{journal_dir}: starting this run's upload journal", lambda: upload_journal.UploadJournal(journal_dir)
             )
-        return _run(job, progress)
+        return _run(job, progress, crt_side.tally if crt_side is not None else None)
     finally:
         # What a run learnt of a folder's checksums is kept even if it failed; a dry run writes nothing.
         for store in (job.source, job.destination):
@@ -190,13 +190,12 @@ def _crt_side(job: Job) -> BucketStore | None:
     return None
 
 
-def _run(job: Job, progress: Progress | None) -> Summary:
+def _run(job: Job, progress: Progress | None, client: Tally | None) -> Summary:
     started = time.perf_counter()
     report: Progress = progress or (lambda _what, _amount: None)
     mode = _mode(job.source, job.destination)
     summary = Summary(job.command, job.source.label, job.destination.label, job.keys, mode, job.dry_run)
-    crt_side = _crt_side(job)
-    summary.client = crt_side.tally if crt_side is not None and not job.dry_run else None
+    summary.client = client
     with ThreadPoolExecutor(max_workers=max(1, job.concurrency), thread_name_prefix="media") as pool:
         known = _source_manifest(job)
         listings = _listings(job, pool)

@@ -218,7 +218,8 @@ def _put(destination: BucketStore, entry: Entry, meta: Meta, body: Readable, che
         data = _read_exactly(body, entry.size + 1)  # one byte more shows a source longer than planned
         check.update(data)
         check.verify(what)
-        return _checked(entry, _put_whole(destination, data, arguments), check.digest.etag())
+        sent = check.digest.etag()  # up to MULTIPART_THRESHOLD: the body's MD5
+        return _checked(entry, _put_whole(destination, data, arguments, sent), sent)
     destination.tally.moved_by_botocore(OVER_LARGEST)
     upload, token = _created(destination, target, arguments)
     try:
@@ -241,18 +242,19 @@ OVER_LARGEST = f"over {crt_client.LARGEST // 1024**2} MiB"
 """Why botocore moved an object: above it, bandwidth decides, not the client's CPU per request."""
 
 
-def _put_whole(destination: BucketStore, data: bytes, arguments: dict[str, Any]) -> str:
-    """PutObject of a body held in memory, through the CRT where it serves; the destination's ETag."""
+def _put_whole(destination: BucketStore, data: bytes, arguments: dict[str, Any], md5: str) -> str:
+    """PutObject of a body held in memory (`md5` its MD5 in hex), through the CRT where it serves;
+    the destination's ETag."""
     crt, tally = destination.crt, destination.tally
     if crt is None:
         reason = tally.unavailable or "not a folder-to-bucket run"
     elif len(data) > crt_client.LARGEST:
         reason = OVER_LARGEST
-    elif not crt_client.sendable(arguments):
+    elif not crt_client.sendable(headers := crt_client.request_headers(arguments)):
         reason = "metadata that is not ASCII"
     else:
         try:
-            etag = crt.put(arguments["Bucket"], arguments["Key"], data, arguments)
+            etag = crt.put(arguments["Bucket"], arguments["Key"], data, headers, md5)
         except Refused as error:
             reason = f"the CRT's request was refused ({error}), botocore tried again"
         except CrtFailed as error:
