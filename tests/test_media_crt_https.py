@@ -254,3 +254,4 @@ def test_a_proxy_the_crt_was_not_tried_with_leaves_it_unused_and_named(
     store = crt_store(deployed)
     assert store.crt is None and store.tally.unavailable is not None
     assert store.tally.unavailable.startswith(reason)
+    assert "pass" not in store.tally.unavailable, "a proxy's password is never shown"
