@@ -22,7 +22,7 @@ uses the stack's one key (SeaweedFS's admin key: a custom endpoint has no IAM to
 keys), so verify's isolation checks do not apply and each site takes fewer requests than on moto;
 the speed-up is measured the same way. Its requests are the server's own count (Prometheus).
 
-Run: `python -m benchmarks.verify_bench [--sites N] [--repeats N] [--shared-cores] [--servers ...]`
+Run: `python -m benchmarks.verify_bench [--sites N] [--repeats N] [--concurrency N] [--shared-cores] [--servers ...]`
 (`make bench` calls `main()`). Figures and targets: `.bench/verify.json`.
 """
 
@@ -300,13 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, default=SITES, help=f"sites to deploy and verify (default {SITES})")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"runs of each kind (default {REPEATS})")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"of the concurrent runs (default {DEFAULT_CONCURRENCY}, verify's own default)",
+    )
+    parser.add_argument(
         "--shared-cores", action="store_true", help="leave client and server to the scheduler instead of a core each"
     )
     parser.add_argument(
         "--servers", default=",".join(SERVERS), help=f"comma-separated, run in this order (default {','.join(SERVERS)})"
     )
     arguments = parser.parse_args(argv or [])
-    sites, repeats = max(2, arguments.sites), max(1, arguments.repeats)
+    sites, repeats, concurrency = max(2, arguments.sites), max(1, arguments.repeats), max(2, arguments.concurrency)
     servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
     if not servers or any(name not in SERVERS for name in servers):
         parser.error(f"--servers {arguments.servers}: allowed are {', '.join(SERVERS)}")
@@ -318,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "load_average_at_start": [round(value, 2) for value in load],
         "cores": os.cpu_count(),
-        "concurrency": DEFAULT_CONCURRENCY,
+        "concurrency": concurrency,
         "target_speed_up": TARGET_SPEED_UP,
         "servers": {},
     }
@@ -331,9 +337,9 @@ def main(argv: list[str] | None = None) -> int:
             setup.delay()
             with setup.placement(not arguments.shared_cores) as placement:
                 runs = [
-                    timed_run(setup.plan, concurrency, setup.operator, setup.sides)
+                    timed_run(setup.plan, workers, setup.operator, setup.sides)
                     for _ in range(repeats)
-                    for concurrency in (1, DEFAULT_CONCURRENCY)
+                    for workers in (1, concurrency)
                 ]
         report(sites, runs, setup.description)
         print(placement)

@@ -430,4 +430,4 @@ def test_a_request_on_a_thread_that_chose_no_key_is_not_signed_with_another_thre
 def test_the_cli_default_concurrency_is_the_runners() -> None:
     from storagectl.verify import command, runner
 
-    assert command.DEFAULT_CONCURRENCY == runner.DEFAULT_CONCURRENCY == 16
+    assert command.DEFAULT_CONCURRENCY == runner.DEFAULT_CONCURRENCY

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from storagectl.verify.results import CheckResult
 
 # runner.DEFAULT_CONCURRENCY, not imported: runner pulls in boto3, and `storagectl --help` should stay fast.
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 32
 
 
 def _endpoint(value: str | None) -> str | None:
