@@ -66,6 +66,10 @@ SMALL_OBJECTS = 5000
 LARGE_OBJECTS = 4
 LARGE_SIZE = 20 * 1024 * 1024
 SERVERS = ("moto", "seaweedfs")
+JUDGED_ON = "seaweedfs"
+"""The server the targets are judged on (issue 19): moto's own CPU per request bounds every tool on
+it (1.9-2.0 ms per small PUT, its core 79-85% busy for media and s5cmd alike), so its rows are kept
+for continuity with earlier figures and its verdicts printed, not judged."""
 STACK = "aws-eu-central-1"
 SEAWEED_STACK = "bench-seaweedfs"
 SITE = "acme-live"
@@ -507,6 +511,10 @@ class ServerRuns:
     placement: str
 
     @property
+    def judged(self) -> bool:
+        return self.target == JUDGED_ON
+
+    @property
     def runs(self) -> dict[str, Timed]:
         """Each name's median run: what the table shows and the targets are judged on."""
         return {name: median_run(runs) for name, runs in self.every_run.items()}
@@ -652,10 +660,12 @@ def write_results(
             "no_change_rerun_speed_up": TARGET_INCREMENTAL,
             "peak_mb_below": TARGET_PEAK_MB,
         },
+        "targets_judged_on": JUDGED_ON,
         "servers": {
             server_runs.target: {
                 "description": server_runs.description,
                 "placement": server_runs.placement,
+                "judged": server_runs.judged,
                 "listing_floor_seconds": round(server_runs.floors.listing_seconds, 3),
                 "startup_floor_seconds": round(server_runs.floors.startup_seconds, 3),
                 "runs": {
@@ -713,8 +723,11 @@ def report(server_runs: ServerRuns, small: int, total: int) -> None:
         f"floor of any incremental run: start-up {floors.startup_seconds:.2f} s (interpreter, imports, a boto3 "
         f"client) + listing both buckets at once alone (boto3, no tool) {floors.listing_seconds:.2f} s"
     )
+    if not server_runs.judged:
+        print(f"{server_runs.target}: kept for continuity, not judged; the targets are judged on {JUDGED_ON}")
+    prefix = "" if server_runs.judged else f"[{server_runs.target}, continuity] "
     for verdict in server_runs.verdicts():
-        print(verdict.line())
+        print(prefix + verdict.line())
     print(server_runs.placement)
     print()
 

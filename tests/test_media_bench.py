@@ -24,6 +24,7 @@ from benchmarks.media_bench import (
     Timed,
     bound_by,
     median_run,
+    report,
     timed,
     verdicts,
 )
@@ -167,6 +168,20 @@ def test_one_slow_server_run_does_not_decide_a_ratio_of_two_tools() -> None:
     # Judged on that slow run alone, the same push missed.
     alone = verdicts({**transfer_runs(), "media push": every_run["media push"][0], "s5cmd sync push": run(10.12)})
     assert not next(verdict for verdict in alone if "s5cmd" in verdict.name and "push" in verdict.name).met
+
+
+def test_only_seaweedfs_verdicts_are_judged_moto_is_printed_for_continuity(capsys: pytest.CaptureFixture[str]) -> None:
+    every_run = {name: [timed_run] for name, timed_run in transfer_runs().items()}
+    for server in ("moto", "seaweedfs"):
+        report(ServerRuns(server, "", every_run, Floors(0.5, 0.6), ""), 5000, 250_000_000)
+    moto, seaweedfs = capsys.readouterr().out.split("storagectl media:")[1:]
+    moto_verdicts = [line for line in moto.splitlines() if "(target " in line]
+    assert len(moto_verdicts) == 7
+    assert all(line.startswith("[moto, continuity] ") for line in moto_verdicts)
+    assert "moto: kept for continuity, not judged; the targets are judged on seaweedfs" in moto
+    seaweedfs_verdicts = [line for line in seaweedfs.splitlines() if "(target " in line]
+    assert len(seaweedfs_verdicts) == 7
+    assert not any(line.startswith("[") for line in seaweedfs_verdicts)
 
 
 def test_the_median_run_is_a_run_that_happened_with_its_own_cpu() -> None:
