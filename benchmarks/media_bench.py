@@ -13,11 +13,12 @@ Two servers, each standing in for S3 over a network with 20 ms per request, one 
 The media folder: SMALL_OBJECTS files of 1-64 KiB (thumbnails: 4 in 5 public, 1 in 5 private)
 and LARGE_OBJECTS of 20 MiB (half private). Each tool pushes the folder into emptied buckets, then
 pulls it into an empty folder; `media` runs each twice more with nothing changed (the incremental
-re-run). The tools take turns, REPEATS rounds of media, aws, s5cmd (`--repeats`), each round's push a
-first run (emptied buckets, no checksum cache) and its pull into an empty folder; each push and pull
-is judged on its median run, as the server's cost per request moves between runs by up to a fifth
-(1.30-1.61 ms per small PUT on SeaweedFS, the same push): one slow server run must not decide a
-ratio of two tools. Every tool runs as its own process, timed from start to exit with its peak memory (max
+re-run). The tools take turns, REPEATS rounds (`--repeats`), round r starting with tool r (media,
+aws, s5cmd; then aws, s5cmd, media; ...) since a server slows as runs pile up on it; each push a
+first run (emptied buckets, no checksum cache) and each pull into an empty folder. Each push and
+pull is judged on its median run, as the server's cost per request moves between runs by up to a
+fifth (1.30-1.61 ms per small PUT on SeaweedFS, the same push): one slow server run must not
+decide a ratio of two tools. Every tool runs as its own process, timed from start to exit with its peak memory (max
 RSS) and CPU; the server's CPU (and the proxy's) is read from /proc around each run; the tools'
 files are compared with the folder afterwards, so a tool that skipped files could not look fast.
 While timed, the tools run on one core and the server (with the proxy) on the other, so each
@@ -184,12 +185,24 @@ class Verdict:
     """Which side's CPU bounds the run that missed (empty when met)."""
     floor: str = ""
     """For a missed target: the measured floor that puts it out of reach on this machine, if one does."""
+    spread: str = ""
+    """For a missed ratio of two tools: their repeated runs overlapping, so this run cannot tell them apart."""
 
     def line(self) -> str:
         if self.met:
             return f"{self.name} (target {self.target}): PASS"
         floor = f"; out of reach here: {self.floor}" if self.floor else ""
-        return f"{self.name} (target {self.target}): FAIL, bound by {self.bound}{floor}"
+        spread = f"; inside this run's spread: {self.spread}" if self.spread else ""
+        return f"{self.name} (target {self.target}): FAIL, bound by {self.bound}{floor}{spread}"
+
+
+def overlap(name: str, runs: list[Timed], other_name: str, others: list[Timed]) -> str:
+    """The two tools' run times, when their ranges overlap: a ratio of medians then is not a difference."""
+    low, high = min(run.seconds for run in runs), max(run.seconds for run in runs)
+    other_low, other_high = min(run.seconds for run in others), max(run.seconds for run in others)
+    if len(runs) < 2 or len(others) < 2 or high < other_low or other_high < low:
+        return ""
+    return f"{name} {low:.2f}-{high:.2f} s, {other_name} {other_low:.2f}-{other_high:.2f} s over the repeats"
 
 
 @dataclass(frozen=True)
@@ -202,15 +215,17 @@ class Floors:
     """Listing both buckets at once through the delay with boto3, nothing else."""
 
 
-def server_floor(run: Timed, target_seconds: float) -> str:
-    """The server's and proxy's CPU for this run's requests, on their one core, against the target's time."""
+def server_floor(run: Timed, target_seconds: float, startup_seconds: float = 0.0) -> str:
+    """The tool's start-up (no request reaches the server before it ends) plus the server's and proxy's
+    CPU for this run's requests on their one core, against the target's time."""
     needed = run.server_cpu + run.proxy_cpu
-    if needed <= target_seconds:
+    if startup_seconds + needed <= target_seconds:
         return ""
     # Were the bench not to pin them, all three would share the machine's two cores.
     both_cores = (needed + run.client_cpu) / 2
+    startup = f"start-up {startup_seconds:.2f} s, then " if startup_seconds else ""
     return (
-        f"the server and proxy spent {needed:.1f} s of CPU on their one core for these requests, "
+        f"{startup}the server and proxy spent {needed:.1f} s of CPU on their one core for these requests, "
         f"more than the {target_seconds:.1f} s the target allows (client, server and proxy together: "
         f"{both_cores:.1f} s on both cores)"
     )
@@ -225,13 +240,25 @@ def rerun_floor(floors: Floors | None, target_seconds: float) -> str:
     )
 
 
-def verdicts(runs: dict[str, Timed], floors: Floors | None = None) -> list[Verdict]:
+def verdicts(
+    runs: dict[str, Timed], floors: Floors | None = None, every_run: dict[str, list[Timed]] | None = None
+) -> list[Verdict]:
     """The targets against one server's runs; a missed one names the side bounding storagectl's run,
     and the measured floor that puts the target out of reach where one does."""
     found: list[Verdict] = []
+    startup = floors.startup_seconds if floors else 0.0
 
-    def judge(name: str, value: float, target: str, met: bool, run: Timed, floor: str = "") -> None:
-        found.append(Verdict(name, round(value, 3), target, met, "" if met else bound_by(run), "" if met else floor))
+    def judge(name: str, value: float, target: str, met: bool, run: Timed, floor: str = "", spread: str = "") -> None:
+        if met:
+            found.append(Verdict(name, round(value, 3), target, met))
+        else:
+            found.append(Verdict(name, round(value, 3), target, met, bound_by(run), floor, spread))
+
+    def spread(tool: str, direction: str) -> str:
+        if every_run is None:
+            return ""
+        media, other = every_run[f"media {direction}"], every_run[f"{tool} {direction}"]
+        return overlap("media", media, tool.split()[0], other)
 
     for direction in ("push", "pull"):
         media = runs[f"media {direction}"]
@@ -243,7 +270,7 @@ def verdicts(runs: dict[str, Timed], floors: Floors | None = None) -> list[Verdi
                 f">= {TARGET_VS_AWS:.0f}x",
                 vs_aws >= TARGET_VS_AWS,
                 media,
-                server_floor(media, runs[f"aws s3 sync {direction}"].seconds / TARGET_VS_AWS),
+                server_floor(media, runs[f"aws s3 sync {direction}"].seconds / TARGET_VS_AWS, startup),
             )
             vs_s5 = runs[f"s5cmd sync {direction}"].seconds / media.seconds
             judge(
@@ -252,7 +279,8 @@ def verdicts(runs: dict[str, Timed], floors: Floors | None = None) -> list[Verdi
                 f">= {TARGET_VS_S5CMD:.1f}x",
                 vs_s5 >= TARGET_VS_S5CMD,
                 media,
-                server_floor(media, runs[f"s5cmd sync {direction}"].seconds / TARGET_VS_S5CMD),
+                server_floor(media, runs[f"s5cmd sync {direction}"].seconds / TARGET_VS_S5CMD, startup),
+                spread("s5cmd sync", direction),
             )
         again = runs[f"media {direction} (nothing changed)"]
         speed_up = media.seconds / again.seconds
@@ -520,7 +548,12 @@ class ServerRuns:
         return {name: median_run(runs) for name, runs in self.every_run.items()}
 
     def verdicts(self) -> list[Verdict]:
-        return verdicts(self.runs, self.floors)
+        return verdicts(self.runs, self.floors, self.every_run)
+
+
+def rotated_rounds(tools: list[Callable[[], None]], repeats: int) -> list[Callable[[], None]]:
+    """Every tool `repeats` times, round r starting with tool r: no tool always runs on the most-used server."""
+    return [tools[(start + offset) % len(tools)] for start in range(repeats) for offset in range(len(tools))]
 
 
 def run_tools(
@@ -561,40 +594,45 @@ def run_tools(
     pull = [[*storagectl, "pull", SITE, str(media_into), *where]]
     sync = [str(aws), "--endpoint-url", target.endpoint, "s3", "sync", "--only-show-errors"]
     aws_into, s5cmd_into = work / f"aws-pull-{target.name}", work / f"s5cmd-pull-{target.name}"
+
+    def media() -> None:
+        push_pull("media", push, pull, media_into)
+
+    def aws_sync() -> None:
+        push_pull(
+            "aws s3 sync",
+            [[*sync, str(folder / k), f"s3://{b}", "--acl", target.acls[k]] for k, b in target.buckets.items()],
+            [[*sync, f"s3://{b}", str(aws_into / k)] for k, b in target.buckets.items()],
+            aws_into,
+        )
+
+    def s5cmd_sync() -> None:
+        push_pull(
+            "s5cmd sync",
+            [[*s5, "sync", "--acl", target.acls[k], f"{folder / k}/", f"s3://{b}/"] for k, b in target.buckets.items()],
+            [[*s5, "sync", f"s3://{b}/*", f"{s5cmd_into / k}/"] for k, b in target.buckets.items()],
+            s5cmd_into,
+        )
+
+    tools = [media] if media_only else [media, aws_sync, s5cmd_sync]
     with cores_apart(target.server_pids) as placement:
-        for round_number in range(repeats):
-            push_pull("media", push, pull, media_into)
-            if round_number == 0:
-                timed_here("media push (nothing changed)", push)
-                timed_here("media pull (nothing changed)", pull)
-                # What the checksum cache saves: the same re-run reading every file again.
-                (folder / CACHE_NAME).unlink()
-                timed_here("media push (no checksum cache)", push)
-                # The floor of any incremental run: listing both buckets through the delay, nothing
-                # else, both at once as media lists them (pages of one bucket follow each other's tokens).
-                listed = time.perf_counter()
-                with ThreadPoolExecutor(max_workers=len(target.buckets)) as listing:
-                    list(listing.map(list_all, target.buckets.values()))
-                listing_seconds = time.perf_counter() - listed
-                startup = timed([[sys.executable, "-c", STARTUP]], env, sides, cwd, cores)
-                floors = Floors(startup.seconds, listing_seconds)
-            if media_only:
-                continue
-            push_pull(
-                "aws s3 sync",
-                [[*sync, str(folder / k), f"s3://{b}", "--acl", target.acls[k]] for k, b in target.buckets.items()],
-                [[*sync, f"s3://{b}", str(aws_into / k)] for k, b in target.buckets.items()],
-                aws_into,
-            )
-            push_pull(
-                "s5cmd sync",
-                [
-                    [*s5, "sync", "--acl", target.acls[k], f"{folder / k}/", f"s3://{b}/"]
-                    for k, b in target.buckets.items()
-                ],
-                [[*s5, "sync", f"s3://{b}/*", f"{s5cmd_into / k}/"] for k, b in target.buckets.items()],
-                s5cmd_into,
-            )
+        media()
+        timed_here("media push (nothing changed)", push)
+        timed_here("media pull (nothing changed)", pull)
+        # What the checksum cache saves: the same re-run reading every file again.
+        (folder / CACHE_NAME).unlink()
+        timed_here("media push (no checksum cache)", push)
+        # The floor of any incremental run: listing both buckets through the delay, nothing else,
+        # both at once as media lists them (pages of one bucket follow each other's tokens).
+        listed = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(target.buckets)) as listing:
+            list(listing.map(list_all, target.buckets.values()))
+        listing_seconds = time.perf_counter() - listed
+        floors = Floors(timed([[sys.executable, "-c", STARTUP]], env, sides, cwd, cores).seconds, listing_seconds)
+        # A server slows as runs pile up on it (SeaweedFS: each later round 5-10% slower), so the
+        # tools take turns first: round r starts with tool r (media's first run is above).
+        for tool in rotated_rounds(tools, repeats)[1:]:
+            tool()
     return ServerRuns(target.name, target.description, runs, floors, placement)
 
 

@@ -25,6 +25,7 @@ from benchmarks.media_bench import (
     bound_by,
     median_run,
     report,
+    rotated_rounds,
     timed,
     verdicts,
 )
@@ -124,6 +125,20 @@ def test_a_target_the_servers_cpu_puts_out_of_reach_says_so() -> None:
     assert vs_aws.line().endswith(f"; out of reach here: {vs_aws.floor}")
 
 
+def test_start_up_before_the_servers_work_puts_a_target_out_of_reach() -> None:
+    # make bench, 2026-12-05 17:27 UTC: aws pulled in 15.29 s, so 5x asks for 3.06 s; the server and
+    # proxy needed 3.2 s, and no request reaches them during media's 0.44 s start-up.
+    runs = transfer_runs({"aws s3 sync pull": run(15.29), "media pull": run(6.52, client=4.7, server=2.7, proxy=0.5)})
+    vs_aws = next(verdict for verdict in verdicts(runs, Floors(0.44, 0.72)) if "pull: 2.3x faster" in verdict.name)
+    assert vs_aws.floor == (
+        "start-up 0.44 s, then the server and proxy spent 3.2 s of CPU on their one core for these requests, "
+        "more than the 3.1 s the target allows (client, server and proxy together: 4.0 s on both cores)"
+    )
+    # Without the start-up, the same server time fits the 5x: a miss with no floor named.
+    fits = transfer_runs({"aws s3 sync pull": run(16.5), "media pull": run(6.52, client=4.7, server=2.7, proxy=0.5)})
+    assert next(verdict for verdict in verdicts(fits, Floors(0.0, 0.72)) if "pull: 2.5x" in verdict.name).floor == ""
+
+
 def test_a_missed_target_the_server_could_have_met_names_no_floor() -> None:
     # 5x asks for 6 s and the server needed 3 s: the miss is the client's, not out of reach.
     found = verdicts(transfer_runs({"aws s3 sync push": run(30), "media push": run(10, client=9, server=3)}))
@@ -182,6 +197,37 @@ def test_only_seaweedfs_verdicts_are_judged_moto_is_printed_for_continuity(capsy
     seaweedfs_verdicts = [line for line in seaweedfs.splitlines() if "(target " in line]
     assert len(seaweedfs_verdicts) == 7
     assert not any(line.startswith("[") for line in seaweedfs_verdicts)
+
+
+def test_each_tool_starts_a_round_so_none_always_meets_the_most_used_server() -> None:
+    def media() -> None: ...
+    def aws() -> None: ...
+    def s5cmd() -> None: ...
+
+    order = rotated_rounds([media, aws, s5cmd], 3)
+    assert order == [media, aws, s5cmd, aws, s5cmd, media, s5cmd, media, aws]
+    # Over the rounds every tool's runs sit, on average, at the same place in the sequence.
+    assert {sum(i for i, tool in enumerate(order) if tool is each) for each in (media, aws, s5cmd)} == {12}
+    assert rotated_rounds([media], 3) == [media, media, media]
+
+
+def test_a_missed_ratio_inside_the_repeats_spread_says_so_and_one_outside_does_not() -> None:
+    # The SeaweedFS run of 2026-12-05 17:49 UTC: media's median push 10.52 s, s5cmd's 10.43 s.
+    every_run = {name: [timed_run] for name, timed_run in transfer_runs().items()}
+    every_run["media push"] = [run(10.52), run(10.04), run(11.45)]
+    every_run["s5cmd sync push"] = [run(10.32), run(10.43), run(11.14)]
+    close = ServerRuns("seaweedfs", "", every_run, Floors(0.5, 0.6), "")
+    s5 = next(verdict for verdict in close.verdicts() if verdict.name.startswith("push: 0.99x s5cmd"))
+    assert not s5.met
+    assert s5.spread == "media 10.04-11.45 s, s5cmd 10.32-11.14 s over the repeats"
+    assert s5.line().endswith(f"; inside this run's spread: {s5.spread}")
+    # Every media run slower than every s5cmd run: a difference, said as a plain miss.
+    every_run["media push"] = [run(11.0), run(11.2), run(11.4)]
+    every_run["s5cmd sync push"] = [run(10.0), run(10.2), run(10.4)]
+    apart = ServerRuns("seaweedfs", "", every_run, Floors(0.5, 0.6), "")
+    s5 = next(verdict for verdict in apart.verdicts() if "s5cmd" in verdict.name and verdict.name.startswith("push"))
+    assert (s5.met, s5.spread) == (False, "")
+    assert "spread" not in s5.line()
 
 
 def test_the_median_run_is_a_run_that_happened_with_its_own_cpu() -> None:
