@@ -199,9 +199,11 @@ class Verdict:
 
 def overlap(name: str, runs: list[Timed], other_name: str, others: list[Timed]) -> str:
     """The two tools' run times, when their ranges overlap: a ratio of medians then is not a difference."""
+    if len(runs) < 2 or len(others) < 2:
+        return ""
     low, high = min(run.seconds for run in runs), max(run.seconds for run in runs)
     other_low, other_high = min(run.seconds for run in others), max(run.seconds for run in others)
-    if len(runs) < 2 or len(others) < 2 or high < other_low or other_high < low:
+    if high < other_low or other_high < low:
         return ""
     return f"{name} {low:.2f}-{high:.2f} s, {other_name} {other_low:.2f}-{other_high:.2f} s over the repeats"
 
@@ -255,12 +257,6 @@ def verdicts(
         else:
             found.append(Verdict(name, round(value, 3), target, met, bound_by(run), floor, spread))
 
-    def spread(tool: str, direction: str) -> str:
-        if every_run is None:
-            return ""
-        media, other = every_run[f"media {direction}"], every_run[f"{tool} {direction}"]
-        return overlap("media", media, tool.split()[0], other)
-
     for direction in ("push", "pull"):
         media = runs[f"media {direction}"]
         if f"aws s3 sync {direction}" in runs:
@@ -281,7 +277,9 @@ def verdicts(
                 vs_s5 >= TARGET_VS_S5CMD,
                 media,
                 server_floor(media, runs[f"s5cmd sync {direction}"].seconds / TARGET_VS_S5CMD, startup),
-                spread("s5cmd sync", direction),
+                overlap("media", every_run[f"media {direction}"], "s5cmd", every_run[f"s5cmd sync {direction}"])
+                if every_run
+                else "",
             )
         again = runs[f"media {direction} (nothing changed)"]
         speed_up = media.seconds / again.seconds
